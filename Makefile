@@ -1,0 +1,71 @@
+# Kumo build. `make` builds build/kumo and build/libkumo.a; `make test` runs
+# every test; `make asan-test` runs the unit and spec tests under ASan+UBSan.
+# BUILD=asan (or CC=clang) selects the variant; objects go to $(OUT).
+
+CC      ?= cc
+BUILD   ?= release
+SHARED  ?= ../shared
+
+WARN    = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+          -Wmissing-prototypes -Wpointer-arith -Wundef -Wwrite-strings \
+          -Wimplicit-fallthrough -Werror
+DEFS    = -D_GNU_SOURCE
+INCS    = -Iinclude
+
+ifeq ($(BUILD),asan)
+OUT     = build-asan
+OPT     = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+          -fno-sanitize-recover=all
+LDOPT   = -fsanitize=address,undefined
+else
+OUT     = build
+OPT     = -O2 -g
+LDOPT   =
+endif
+
+CFLAGS_ALL = $(WARN) $(DEFS) $(INCS) $(OPT) $(CFLAGS)
+LIBS    = -lm
+CLI_LIBS = -ljansson
+
+LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c)
+CLI_SRC = $(wildcard src/cli/*.c)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+
+LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/obj/%.o)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
+
+.PHONY: all test unit-test spec-test asan-test fuzz clean bench
+all: $(OUT)/kumo $(OUT)/libkumo.a
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(OUT)/libkumo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/kumo: $(CLI_OBJ) $(OUT)/libkumo.a
+	$(CC) $(LDOPT) -o $@ $(CLI_OBJ) $(OUT)/libkumo.a $(CLI_LIBS) $(LIBS)
+
+$(OUT)/unit-tests: $(UNIT_OBJ) $(OUT)/libkumo.a
+	$(CC) $(LDOPT) -o $@ $(UNIT_OBJ) $(OUT)/libkumo.a $(LIBS)
+
+unit-test: $(OUT)/unit-tests
+	$(OUT)/unit-tests
+
+spec-test: $(OUT)/kumo
+	tests/spec/run-spec.sh $(OUT)/kumo $(SHARED)
+
+test: all unit-test spec-test
+	@tests/summary.sh $(OUT)
+
+asan-test:
+	$(MAKE) BUILD=asan unit-test spec-test
+	@tests/summary.sh build-asan
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,219 @@
+/* kumo/engine.h - the WebAssembly engine: decode, validate, instantiate,
+ * call. Core WebAssembly 2.0 without SIMD, plus extended-const. */
+#ifndef KUMO_ENGINE_H
+#define KUMO_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kumo/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Value types, with their binary encodings. */
+typedef enum kumo_valtype {
+    KUMO_I32 = 0x7f,
+    KUMO_I64 = 0x7e,
+    KUMO_F32 = 0x7d,
+    KUMO_F64 = 0x7c,
+    KUMO_V128 = 0x7b,
+    KUMO_FUNCREF = 0x70,
+    KUMO_EXTERNREF = 0x6f,
+} kumo_valtype;
+
+/*
+ * A value as it sits in a stack slot: 64 bits. i32 is in the low 32 bits
+ * (upper bits unspecified on read, written as zero), floats are raw IEEE
+ * bits (NaN payloads are preserved exactly), funcref is a kumo_func pointer
+ * (NULL for null), externref is the host's pointer value (NULL for null).
+ */
+typedef uint64_t kumo_val;
+
+typedef enum kumo_externkind {
+    KUMO_EXTERN_FUNC = 0,
+    KUMO_EXTERN_TABLE = 1,
+    KUMO_EXTERN_MEMORY = 2,
+    KUMO_EXTERN_GLOBAL = 3,
+} kumo_externkind;
+
+typedef struct kumo_module kumo_module;     /* decoded + validated + compiled */
+typedef struct kumo_store kumo_store;       /* owns all runtime objects */
+typedef struct kumo_instance kumo_instance; /* owned by its store */
+typedef struct kumo_func kumo_func;         /* owned by its store */
+typedef struct kumo_table kumo_table;       /* owned by its store */
+typedef struct kumo_memory kumo_memory;     /* owned by its store */
+typedef struct kumo_global kumo_global;     /* owned by its store */
+typedef struct kumo_linker kumo_linker;     /* name -> extern map */
+
+typedef struct kumo_extern {
+    kumo_externkind kind;
+    union {
+        kumo_func *func;
+        kumo_table *table;
+        kumo_memory *memory;
+        kumo_global *global;
+    } u;
+} kumo_extern;
+
+/* A function type. Arrays are owned by whoever made the type. */
+typedef struct kumo_functype {
+    uint32_t nparams, nresults;
+    const kumo_valtype *params;
+    const kumo_valtype *results;
+} kumo_functype;
+
+typedef struct kumo_limits {
+    uint64_t min;
+    uint64_t max;  /* valid when has_max */
+    bool has_max;
+} kumo_limits;
+
+/* Describes an import or export of a module (strings point into the
+ * module and live as long as it; names are UTF-8, not NUL-terminated). */
+typedef struct kumo_externdesc {
+    const char *module; /* imports only */
+    uint32_t module_len;
+    const char *name;
+    uint32_t name_len;
+    kumo_externkind kind;
+    kumo_functype func;        /* KUMO_EXTERN_FUNC */
+    kumo_valtype elem_type;    /* KUMO_EXTERN_TABLE */
+    kumo_limits limits;        /* TABLE and MEMORY */
+    kumo_valtype global_type;  /* KUMO_EXTERN_GLOBAL */
+    bool global_mutable;
+    uint32_t index; /* index in its index space */
+} kumo_externdesc;
+
+/* ---- modules ---- */
+
+/*
+ * Decode, validate and compile a binary module. bytes are copied; the
+ * caller may free them afterwards. On failure returns KUMO_EMALFORMED,
+ * KUMO_EINVALID or KUMO_ENOMEM and fills diag (may be NULL) with the spec's
+ * message and the byte offset.
+ */
+int kumo_module_new(const uint8_t *bytes, size_t len, kumo_module **out,
+                    kumo_diag *diag);
+void kumo_module_free(kumo_module *m);
+
+uint32_t kumo_module_import_count(const kumo_module *m);
+uint32_t kumo_module_export_count(const kumo_module *m);
+void kumo_module_import(const kumo_module *m, uint32_t i,
+                        kumo_externdesc *out);
+void kumo_module_export(const kumo_module *m, uint32_t i,
+                        kumo_externdesc *out);
+/* Function name from the name section, or NULL. NUL-terminated. */
+const char *kumo_module_func_name(const kumo_module *m, uint32_t func_index);
+
+/* ---- stores ---- */
+
+typedef struct kumo_store_config {
+    uint32_t max_memory_pages; /* cap on every memory, 0 = 65536 */
+    uint32_t max_table_elems;  /* cap on every table, 0 = 10,000,000 */
+    uint32_t max_call_depth;   /* wasm frames, 0 = 10,000 */
+    uint32_t value_stack_cells;/* 64-bit cells, 0 = 1M (8 MiB) */
+} kumo_store_config;
+
+/* cfg may be NULL for defaults. */
+int kumo_store_new(const kumo_store_config *cfg, kumo_store **out);
+/* Frees the store and every instance and object it owns. */
+void kumo_store_free(kumo_store *s);
+/* The message of the last trap in this store (valid until the next call
+ * into the store). */
+const char *kumo_store_trap_message(const kumo_store *s);
+
+/* ---- host functions ---- */
+
+/* What a host function sees of its caller. */
+typedef struct kumo_caller kumo_caller;
+/* Memory 0 of the calling instance, or NULL. The pointer is valid only
+ * until the host function returns or calls back into the guest. */
+kumo_memory *kumo_caller_memory(kumo_caller *c);
+kumo_instance *kumo_caller_instance(kumo_caller *c);
+kumo_store *kumo_caller_store(kumo_caller *c);
+/* Record a trap message; the host function then returns KUMO_ETRAP_HOST. */
+int kumo_caller_trap(kumo_caller *c, const char *msg);
+
+/*
+ * A host function: args has ftype.nparams values, results room for
+ * ftype.nresults. Returns 0, or a trap code (KUMO_ETRAP_*), which unwinds
+ * the guest. It may call guest functions of the same store (re-entry).
+ */
+typedef int (*kumo_host_fn)(kumo_caller *caller, void *env,
+                            const kumo_val *args, kumo_val *results);
+
+/* The type is copied. env is not owned; finalize (may be NULL) is called
+ * with env when the store is freed. */
+int kumo_func_new_host(kumo_store *s, const kumo_functype *type,
+                       kumo_host_fn fn, void *env,
+                       void (*finalize)(void *env), kumo_func **out);
+
+/* ---- instances ---- */
+
+/*
+ * Instantiate m in s with imports given in the module's import order
+ * (nimports must equal kumo_module_import_count). Checks import types
+ * ("incompatible import type"), initialises globals, tables and memories,
+ * applies segments and runs the start function. On a trap during
+ * segment initialisation or start, returns the trap code with diag set;
+ * effects on imported objects stay, as the spec requires.
+ */
+int kumo_instance_new(kumo_store *s, const kumo_module *m,
+                      const kumo_extern *imports, uint32_t nimports,
+                      kumo_instance **out, kumo_diag *diag);
+/* Look up an export by name. Returns 0 or KUMO_ENOTFOUND. */
+int kumo_instance_export(const kumo_instance *inst, const char *name,
+                         size_t name_len, kumo_extern *out);
+const kumo_module *kumo_instance_module(const kumo_instance *inst);
+
+/* ---- linker: resolves imports by (module, name) ---- */
+int kumo_linker_new(kumo_linker **out);
+void kumo_linker_free(kumo_linker *l);
+/* Define or replace module.name. */
+int kumo_linker_define(kumo_linker *l, const char *module, const char *name,
+                       const kumo_extern *ext);
+/* Define every export of inst under module name. */
+int kumo_linker_define_instance(kumo_linker *l, const char *module,
+                                const kumo_instance *inst);
+/* Resolve m's imports ("unknown import" when missing) and instantiate. */
+int kumo_linker_instantiate(const kumo_linker *l, kumo_store *s,
+                            const kumo_module *m, kumo_instance **out,
+                            kumo_diag *diag);
+
+/* ---- calls, functions, memories, tables, globals ---- */
+
+const kumo_functype *kumo_func_type(const kumo_func *f);
+/* Call f. args/results as in kumo_host_fn. Returns 0 or a trap code
+ * (message via kumo_store_trap_message), KUMO_EINVAL if s is not f's store. */
+int kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
+                   kumo_val *results);
+
+uint8_t *kumo_memory_data(kumo_memory *m);
+uint64_t kumo_memory_size(const kumo_memory *m); /* bytes */
+/* Grow by delta pages; *old_pages gets the previous size. Returns 0 or
+ * KUMO_ELIMIT (beyond the max or the store's cap) or KUMO_ENOMEM. */
+int kumo_memory_grow(kumo_memory *m, uint64_t delta, uint64_t *old_pages);
+
+uint32_t kumo_table_size(const kumo_table *t);
+int kumo_table_get(const kumo_table *t, uint32_t i, kumo_val *out);
+int kumo_table_set(kumo_table *t, uint32_t i, kumo_val v);
+
+kumo_valtype kumo_global_type(const kumo_global *g);
+bool kumo_global_mutable(const kumo_global *g);
+kumo_val kumo_global_get(const kumo_global *g);
+int kumo_global_set(kumo_global *g, kumo_val v); /* EINVAL if immutable */
+
+/* Standalone objects (for hosts and the spec runner's `spectest`). */
+int kumo_memory_new(kumo_store *s, kumo_limits limits, kumo_memory **out);
+int kumo_table_new(kumo_store *s, kumo_valtype elem, kumo_limits limits,
+                   kumo_val init, kumo_table **out);
+int kumo_global_new(kumo_store *s, kumo_valtype type, bool mutable_,
+                    kumo_val init, kumo_global **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* code.h - the internal code that compile.c emits and interp.c runs.
+ *
+ * A function's frame is a window of 64-bit cells on the store's value
+ * stack, addressed by slot index from fp:
+ *   fp[0 .. nparams)                      parameters (placed by the caller)
+ *   fp[nparams .. nparams + nlocals)      declared locals (zeroed on entry)
+ *   fp[nparams + nlocals .. frame_size)   operand stack; the wasm operand
+ *                                         stack at height h is slot
+ *                                         nparams + nlocals + h
+ * Results are returned in fp[0 .. nresults). A call places the callee's
+ * frame at the caller's argument slots, so arguments are never copied.
+ * Control flow is resolved at compile time: block results are moved with
+ * COPY before a branch, so the interpreter has no label stack.
+ */
+#ifndef KUMO_SRC_ENGINE_CODE_H
+#define KUMO_SRC_ENGINE_CODE_H
+
+#include <stdint.h>
+
+typedef enum ke_op {
+#define KE_OP(name, fmt) KE_OP_##name,
+#define KE_NUM(name, prefix, opcode, nargs, in, out) KE_OP_##name,
+#define KE_MEM(name, opcode, align, type, is_store) KE_OP_##name,
+#include "ops.def"
+    KE_OP_COUNT_
+} ke_op;
+
+typedef struct ke_code {
+    uint32_t *words; /* owned */
+    uint32_t nwords;
+    uint32_t nparams, nresults;
+    uint32_t nlocals;    /* declared locals, excluding params */
+    uint32_t frame_size; /* cells the frame needs, params to deepest
+                            operand (including a callee's argument area) */
+} ke_code;
+
+/* Operand format string of op (from ops.def), e.g. "SSS". */
+const char *ke_op_format(ke_op op);
+/* Name of op, e.g. "I32_ADD". */
+const char *ke_op_name(ke_op op);
+
+#endif

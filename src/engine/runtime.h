@@ -1,0 +1,122 @@
+/* runtime.h - runtime objects: store, instances, functions, memories,
+ * tables, globals, and the interpreter's entry. Prefix ke_. */
+#ifndef KUMO_SRC_ENGINE_RUNTIME_H
+#define KUMO_SRC_ENGINE_RUNTIME_H
+
+#include "code.h"
+#include "module.h"
+
+#define KE_PAGE 65536u
+
+struct kumo_func {
+    kumo_store *store;
+    const ke_functype *type; /* wasm: the module's; host: own_type */
+    kumo_instance *inst;     /* defining instance; NULL for host funcs */
+    const ke_code *code;     /* wasm functions */
+    uint32_t index;          /* index in inst's function space */
+    kumo_host_fn host;       /* host functions */
+    void *env;
+    void (*finalize)(void *env);
+    ke_functype own_type;    /* host functions: owned copy */
+};
+
+struct kumo_memory {
+    kumo_store *store;
+    uint8_t *data;       /* pages * KE_PAGE bytes (NULL when 0 pages) */
+    uint64_t pages;
+    uint64_t max_pages;  /* effective: min(declared max, store cap) */
+    ke_limits type;      /* declared limits (for import matching: min is
+                            the current size) */
+};
+
+struct kumo_table {
+    kumo_store *store;
+    kumo_val *elems;
+    uint32_t size;
+    uint32_t max;        /* effective: min(declared max, store cap) */
+    ke_tabletype type;   /* declared */
+};
+
+struct kumo_global {
+    kumo_store *store;
+    kumo_val val;
+    ke_globaltype type;
+};
+
+struct kumo_instance {
+    kumo_store *store;
+    const kumo_module *module;
+    kumo_func **funcs;     /* module->nfuncs */
+    kumo_table **tables;   /* module->ntables */
+    kumo_memory **mems;    /* module->nmems */
+    kumo_global **globals; /* module->nglobals */
+    /* Element segments evaluated at instantiation; elem.drop (and active
+     * or declarative segments after instantiation) set the size to 0. */
+    kumo_val **elem_items;
+    uint32_t *elem_sizes;
+    /* Data segments: size 0 once dropped (or active after init). */
+    uint32_t *data_sizes;
+};
+
+/* A frame of the interpreter's call stack. */
+typedef struct ke_frame {
+    const uint32_t *ret_ip;
+    kumo_val *fp;
+    kumo_instance *inst;
+    const ke_code *code;
+} ke_frame;
+
+struct kumo_store {
+    kumo_store_config cfg; /* with defaults filled in */
+
+    /* The value stack and the call-frame stack, shared by all calls in
+     * this store (re-entrant calls continue above the caller's frame). */
+    kumo_val *stack;
+    uint32_t stack_cells;
+    kumo_val *sp_free;      /* first free cell for a new entry */
+    ke_frame *frames;
+    uint32_t frame_cap;     /* = cfg.max_call_depth */
+    uint32_t depth;         /* frames in use */
+
+    char trap_msg[256];
+
+    /* Everything the store owns, freed by kumo_store_free. */
+    kumo_func **funcs;
+    uint32_t nfuncs, cap_funcs;
+    kumo_memory **mems;
+    uint32_t nmems, cap_mems;
+    kumo_table **tables;
+    uint32_t ntables, cap_tables;
+    kumo_global **globals;
+    uint32_t nglobals, cap_globals;
+    kumo_instance **instances;
+    uint32_t ninstances, cap_instances;
+};
+
+struct kumo_caller {
+    kumo_store *store;
+    kumo_instance *inst; /* calling instance, NULL when called from host */
+};
+
+/*
+ * interp.c: run wasm function f (f->code != NULL) whose arguments are at
+ * sp[0 .. nparams), sp inside s->stack at or above s->sp_free. Results
+ * are left in sp[0 .. nresults). Returns 0 or a trap code, with
+ * s->trap_msg set. Host functions called from the guest receive args in
+ * the callee frame and a results buffer that does not alias it.
+ */
+int ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp);
+
+/* instance.c: evaluate a validated constant expression of inst's module
+ * (globals must be initialised up to what it reads). */
+int ke_eval_const(kumo_instance *inst, ke_expr e, kumo_val *out);
+
+/* Memory and table helpers shared by instance.c and interp.c.
+ * Grow returns the old size, or -1 (as uint64/uint32 max) on failure. */
+int64_t ke_memory_grow(kumo_memory *m, uint64_t delta);
+int64_t ke_table_grow(kumo_table *t, uint32_t delta, kumo_val init);
+
+/* Set s->trap_msg from code (and optional detail), return code. */
+int ke_trap(kumo_store *s, int code);
+
+#endif
