@@ -17,6 +17,10 @@ OUT     = build-asan
 OPT     = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
           -fno-sanitize-recover=all
 LDOPT   = -fsanitize=address,undefined
+else ifeq ($(BUILD),clang)
+OUT     = build-clang
+OPT     = -O2 -g
+LDOPT   =
 else
 OUT     = build
 OPT     = -O2 -g
@@ -35,7 +39,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
 
-.PHONY: all test unit-test spec-test asan-test fuzz clean bench
+.PHONY: all test unit-test spec-test asan-test fuzz fuzz-replay clang-check clean bench
 all: $(OUT)/kumo $(OUT)/libkumo.a
 
 $(OUT)/obj/%.o: %.c
@@ -65,7 +69,30 @@ asan-test:
 	$(MAKE) BUILD=asan unit-test spec-test
 	@tests/summary.sh build-asan
 
+# Both compilers must build the tree warning-free (-Werror).
+clang-check:
+	$(MAKE) CC=clang BUILD=clang all build-clang/unit-tests
+
+# libFuzzer targets (clang). `make fuzz` builds them; `make fuzz-replay`
+# runs each over its checked-in corpus once (what CI does).
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS = $(WARN) $(DEFS) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=all
+build-fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h) $(wildcard src/engine/*.def)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-replay: $(FUZZ_BIN)
+	@for b in $(FUZZ_BIN); do n=$${b#build-fuzz/fuzz_}; \
+	  echo "fuzz-replay: $$n"; \
+	  $$b -runs=0 fuzz/corpus/$$n >/dev/null 2>build-fuzz/$$n.log || \
+	  { tail -30 build-fuzz/$$n.log; exit 1; }; \
+	  tail -1 build-fuzz/$$n.log; done
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-clang build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -125,6 +125,19 @@ void kumo_store_free(kumo_store *s);
  * into the store). */
 const char *kumo_store_trap_message(const kumo_store *s);
 
+/*
+ * Fuel and interruption. With fuel set, every function entry and every
+ * backward branch (loop iteration) consumes one unit; when it runs out the
+ * guest traps with KUMO_ETRAP_OUT_OF_FUEL. The default is unlimited
+ * (UINT64_MAX). kumo_store_interrupt may be called from another thread or a
+ * signal handler: the running guest traps KUMO_ETRAP_INTERRUPTED at its next
+ * function entry or backward branch; the request is cleared when the next
+ * outermost call into the store begins.
+ */
+void kumo_store_set_fuel(kumo_store *s, uint64_t fuel);
+uint64_t kumo_store_fuel(const kumo_store *s);
+void kumo_store_interrupt(kumo_store *s);
+
 /* ---- host functions ---- */
 
 /* What a host function sees of its caller. */

@@ -80,6 +80,12 @@ struct kumo_store {
 
     char trap_msg[256];
 
+    /* Fuel: decremented at function entries and backward branches; a trap
+     * at zero. `interrupt` (set asynchronously) forces fuel to run out;
+     * the interpreter then reports KUMO_ETRAP_INTERRUPTED. */
+    uint64_t fuel;
+    volatile int interrupt;
+
     /* Everything the store owns, freed by kumo_store_free. */
     kumo_func **funcs;
     uint32_t nfuncs, cap_funcs;

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Installs what building and testing Kumo needs on Debian 12.
+set -e
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    build-essential clang llvm libclang-rt-14-dev libjansson-dev python3 \
+    ca-certificates git >/dev/null
+echo "setup: dependencies installed"
