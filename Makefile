@@ -56,14 +56,22 @@ $(OUT)/kumo: $(CLI_OBJ) $(OUT)/libkumo.a
 $(OUT)/unit-tests: $(UNIT_OBJ) $(OUT)/libkumo.a
 	$(CC) $(LDOPT) -o $@ $(UNIT_OBJ) $(OUT)/libkumo.a $(LIBS)
 
+# unit-test and spec-test leave their logs in $(OUT)/ (unit.log,
+# spec-*.log); `make test` runs both even when one fails and ends with the
+# summary line of tests/summary.sh, failing when anything failed.
 unit-test: $(OUT)/unit-tests
-	$(OUT)/unit-tests
+	@{ $(OUT)/unit-tests; echo $$? > $(OUT)/unit.rc; } 2>&1 \
+	    | tee $(OUT)/unit.log; exit $$(cat $(OUT)/unit.rc)
 
 spec-test: $(OUT)/kumo
-	tests/spec/run-spec.sh $(OUT)/kumo $(SHARED)
+	OUT=$(OUT) tests/spec/run-spec.sh $(OUT)/kumo $(SHARED)
 
-test: all unit-test spec-test
-	@tests/summary.sh $(OUT)
+test: all
+	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log; rc=0; \
+	$(MAKE) --no-print-directory unit-test || rc=1; \
+	$(MAKE) --no-print-directory spec-test || rc=1; \
+	tests/summary.sh $(OUT) || rc=1; \
+	exit $$rc
 
 asan-test:
 	$(MAKE) BUILD=asan unit-test spec-test
@@ -96,3 +104,10 @@ clean:
 	rm -rf build build-asan build-clang build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+
+# Benchmarks (bench/run.sh): each bench/programs/*.c natively (gcc -O2) and
+# under Kumo (clang --target=wasm32-wasi), medians, ratios, geometric mean.
+# BENCH_QUICK=1 for a smoke run; prints numbers, never fails on them.
+BENCH_CC ?= gcc
+bench: $(OUT)/libkumo.a
+	CC=$(BENCH_CC) bench/run.sh $(OUT)

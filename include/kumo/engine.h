@@ -97,6 +97,21 @@ typedef struct kumo_externdesc {
  */
 int kumo_module_new(const uint8_t *bytes, size_t len, kumo_module **out,
                     kumo_diag *diag);
+
+/* Optional WebAssembly features beyond 2.0. kumo_module_new enables all of
+ * them; a host that wants exactly WebAssembly 2.0 (the core spec suite)
+ * clears them. */
+typedef struct kumo_features {
+    bool extended_const; /* i32/i64 add, sub, mul in constant expressions */
+} kumo_features;
+
+/* kumo_features with every supported feature enabled. */
+kumo_features kumo_features_default(void);
+
+/* kumo_module_new with an explicit feature set (NULL = default). */
+int kumo_module_new_with(const uint8_t *bytes, size_t len,
+                         const kumo_features *features, kumo_module **out,
+                         kumo_diag *diag);
 void kumo_module_free(kumo_module *m);
 
 uint32_t kumo_module_import_count(const kumo_module *m);

@@ -138,7 +138,7 @@ kb_read_s64(kb_reader *r, int64_t *out)
 int
 kb_read_f32(kb_reader *r, uint32_t *bits)
 {
-    const uint8_t *b;
+    const uint8_t *b = NULL;
     int rc = kb_read_bytes(r, 4, &b);
     if (rc)
         return rc;
@@ -150,7 +150,7 @@ kb_read_f32(kb_reader *r, uint32_t *bits)
 int
 kb_read_f64(kb_reader *r, uint64_t *bits)
 {
-    const uint8_t *b;
+    const uint8_t *b = NULL;
     int rc = kb_read_bytes(r, 8, &b);
     if (rc)
         return rc;

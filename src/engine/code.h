@@ -16,6 +16,7 @@
 #define KUMO_SRC_ENGINE_CODE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum ke_op {
 #define KE_OP(name, fmt) KE_OP_##name,
@@ -38,5 +39,12 @@ typedef struct ke_code {
 const char *ke_op_format(ke_op op);
 /* Name of op, e.g. "I32_ADD". */
 const char *ke_op_name(ke_op op);
+
+/* Debug listing of c, one instruction per line (compile.c). */
+void ke_code_dump(const ke_code *c, FILE *out);
+/* Structural check of c: known opcodes, operands inside the code, slots
+ * below frame_size, branch targets on instruction boundaries, no falling
+ * off the end. 0 or KUMO_EINVAL (compile.c; for tests and fuzzing). */
+int ke_code_check(const ke_code *c);
 
 #endif

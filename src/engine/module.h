@@ -110,11 +110,16 @@ typedef struct ke_funcbody {
 } ke_funcbody;
 
 struct kumo_module {
+    kumo_features features;
     uint8_t *bytes; /* owned copy of the binary; ranges index into it */
     size_t size;
 
     uint32_t ntypes;
     ke_functype *types;
+    /* The same types as kumo_valtype (an enum, so not layout-compatible
+     * with ke_valtype): ntypes arrays of params then results, built by
+     * decode.c for the public API (kumo_externdesc). Owned. */
+    kumo_valtype **ktypes;
 
     uint32_t nimports;
     ke_import *imports;
@@ -165,6 +170,12 @@ int ke_validate_module(const kumo_module *m, kumo_diag *diag);
 /* compile.c: validate one function body and translate it to internal code
  * (code.h). fidx is the function index (imports included). */
 int ke_compile_func(kumo_module *m, uint32_t fidx, kumo_diag *diag);
+
+/* compile.c: check only the syntax of function fidx's body (instruction
+ * encodings, else/end nesting, data count required). ke_compile_func does
+ * it too; calling it on every body before validating anything reports a
+ * malformed body ahead of an invalid earlier one, as the spec does. */
+int ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag);
 
 /* Free everything m owns (safe on a partly filled module) and m itself. */
 void ke_module_free(kumo_module *m);

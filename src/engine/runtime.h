@@ -18,6 +18,9 @@ struct kumo_func {
     void *env;
     void (*finalize)(void *env);
     ke_functype own_type;    /* host functions: owned copy */
+    /* What kumo_func_type returns; its arrays are owned by the func (host)
+     * or are the module's ktypes (wasm). */
+    kumo_functype api_type;
 };
 
 struct kumo_memory {
@@ -121,6 +124,13 @@ int ke_eval_const(kumo_instance *inst, ke_expr e, kumo_val *out);
  * Grow returns the old size, or -1 (as uint64/uint32 max) on failure. */
 int64_t ke_memory_grow(kumo_memory *m, uint64_t delta);
 int64_t ke_table_grow(kumo_table *t, uint32_t delta, kumo_val init);
+
+/* store.c: make s own obj, a kumo_func/table/memory/global (kind is its
+ * kumo_externkind) or a kumo_instance (KE_OWN_INSTANCE), freed by
+ * kumo_store_free. Returns 0 or KUMO_ENOMEM (then the caller still owns
+ * obj). */
+#define KE_OWN_INSTANCE 4
+int ke_store_own(kumo_store *s, int kind, void *obj);
 
 /* Set s->trap_msg from code (and optional detail), return code. */
 int ke_trap(kumo_store *s, int code);

@@ -1,0 +1,246 @@
+/* main.c - the kumo command-line tool: command dispatch, `help`,
+ * `version` and `inspect`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kumo/engine.h"
+
+typedef struct command {
+    const char *name;
+    const char *args;
+    const char *help;
+    int (*fn)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+#define KC_ENTRY(name, args, help) {#name, args, help, kc_cmd_##name},
+    KUMO_CLI_COMMANDS(KC_ENTRY)
+#undef KC_ENTRY
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: kumo <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", commands[i].name,
+                 commands[i].args);
+        fprintf(f, "  %-36s %s\n", head, commands[i].help);
+    }
+}
+
+int
+kc_cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
+}
+
+int
+kc_cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("kumo %s\n", KUMO_VERSION);
+    return 0;
+}
+
+int
+kc_read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    if (!f)
+        return -1;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                errno = ENOMEM;
+                goto fail;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                errno = EIO;
+                goto fail;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    *out = buf;
+    *len = n;
+    return 0;
+fail:
+    free(buf);
+    fclose(f);
+    return -1;
+}
+
+/* ---- inspect ---- */
+
+static const char *
+valtype_name(kumo_valtype t)
+{
+    switch (t) {
+    case KUMO_I32:
+        return "i32";
+    case KUMO_I64:
+        return "i64";
+    case KUMO_F32:
+        return "f32";
+    case KUMO_F64:
+        return "f64";
+    case KUMO_V128:
+        return "v128";
+    case KUMO_FUNCREF:
+        return "funcref";
+    case KUMO_EXTERNREF:
+        return "externref";
+    }
+    return "?";
+}
+
+static void
+print_types(uint32_t n, const kumo_valtype *types)
+{
+    putchar('(');
+    for (uint32_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", valtype_name(types[i]));
+    putchar(')');
+}
+
+static void
+print_limits(const kumo_limits *l)
+{
+    if (l->has_max)
+        printf("%llu..%llu", (unsigned long long)l->min,
+               (unsigned long long)l->max);
+    else
+        printf("%llu..", (unsigned long long)l->min);
+}
+
+static void
+print_desc(const kumo_externdesc *d)
+{
+    switch (d->kind) {
+    case KUMO_EXTERN_FUNC:
+        printf("func[%u] ", d->index);
+        print_types(d->func.nparams, d->func.params);
+        printf(" -> ");
+        print_types(d->func.nresults, d->func.results);
+        break;
+    case KUMO_EXTERN_TABLE:
+        printf("table[%u] %s ", d->index, valtype_name(d->elem_type));
+        print_limits(&d->limits);
+        break;
+    case KUMO_EXTERN_MEMORY:
+        printf("memory[%u] ", d->index);
+        print_limits(&d->limits);
+        printf(" pages");
+        break;
+    case KUMO_EXTERN_GLOBAL:
+        printf("global[%u] %s%s", d->index, d->global_mutable ? "mut " : "",
+               valtype_name(d->global_type));
+        break;
+    }
+}
+
+static void
+print_module(const kumo_module *m)
+{
+    uint32_t ni = kumo_module_import_count(m);
+    uint32_t ne = kumo_module_export_count(m);
+    kumo_externdesc d;
+
+    printf("imports (%u):\n", ni);
+    for (uint32_t i = 0; i < ni; i++) {
+        kumo_module_import(m, i, &d);
+        printf("  \"%.*s\" \"%.*s\": ", (int)d.module_len, d.module,
+               (int)d.name_len, d.name);
+        print_desc(&d);
+        putchar('\n');
+    }
+    printf("exports (%u):\n", ne);
+    for (uint32_t i = 0; i < ne; i++) {
+        kumo_module_export(m, i, &d);
+        printf("  \"%.*s\": ", (int)d.name_len, d.name);
+        print_desc(&d);
+        if (d.kind == KUMO_EXTERN_FUNC) {
+            const char *fname = kumo_module_func_name(m, d.index);
+            if (fname)
+                printf("  $%s", fname);
+        }
+        putchar('\n');
+    }
+}
+
+int
+kc_cmd_inspect(int argc, char **argv)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    kumo_module *m = NULL;
+    kumo_diag diag;
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: kumo inspect APP.wasm\n");
+        return 2;
+    }
+    if (kc_read_file(argv[1], &bytes, &len) < 0) {
+        fprintf(stderr, "kumo inspect: %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    memset(&diag, 0, sizeof diag);
+    rc = kumo_module_new(bytes, len, &m, &diag);
+    free(bytes);
+    if (rc < 0) {
+        fprintf(stderr, "%s:0x%zx: error: %s: %s\n", argv[1], diag.offset,
+                kumo_strerror(rc),
+                diag.message[0] ? diag.message : kumo_strerror(rc));
+        return 1;
+    }
+    printf("%s: valid module, %zu bytes\n", argv[1], len);
+    print_module(m);
+    kumo_module_free(m);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return kc_cmd_version(argc - 1, argv + 1);
+    fprintf(stderr, "kumo: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,798 @@
+/* interp.c - the interpreter: runs the internal code of code.h/ops.def.
+ *
+ * One loop, threaded with computed goto: every handler ends by jumping
+ * straight to the next instruction's handler, so each has its own
+ * indirect branch for the predictor. The label table is generated from
+ * ops.def, so an opcode without a handler does not compile.
+ *
+ * Hot state lives in locals: ip, fp, the current instance, its code's
+ * word array (branch targets are word indices), and memory 0's base and
+ * byte size. The memory pair is reloaded after anything that may move or
+ * resize memory: calls (on return), memory.grow and host calls.
+ *
+ * Wasm-to-wasm calls do not recurse in C: a ke_frame on the store's frame
+ * stack records the caller, and RETURN pops it. The entry frame has a
+ * NULL return ip, which ends the loop. Host functions are called
+ * directly; they may re-enter ke_interp_call, which continues above the
+ * caller's frame (s->sp_free).
+ *
+ * Fuel (engine.h) is charged at function entries and backward branches
+ * from a local copy; an interrupt request is checked at the same points.
+ *
+ * Traps leave through the single exit at the bottom, which restores
+ * s->depth to its value on entry so that the store stays usable.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "numeric.h"
+#include "runtime.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "loads and stores assume a little-endian host");
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Host results up to this many cells use a buffer on the C stack. */
+#define HOST_RESULTS_INLINE 16
+
+int
+ke_trap(kumo_store *s, int code)
+{
+    snprintf(s->trap_msg, sizeof s->trap_msg, "%s", kumo_strerror(code));
+    return code;
+}
+
+/* Call a host function from the guest: args in the callee frame at nfp,
+ * results copied back over them. Returns 0 or a trap code with
+ * s->trap_msg set. */
+static int
+call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
+          kumo_val *frame_end)
+{
+    kumo_val inline_res[HOST_RESULTS_INLINE];
+    kumo_val *res = inline_res;
+    uint32_t nres = callee->type->nresults;
+    kumo_caller caller = {s, inst};
+    kumo_val *saved_free = s->sp_free;
+    int rc;
+
+    if (nres > HOST_RESULTS_INLINE) {
+        res = kb_malloc(nres * sizeof(kumo_val));
+        if (!res)
+            return ke_trap(s, KUMO_ENOMEM);
+    }
+    s->sp_free = frame_end;
+    s->trap_msg[0] = '\0';
+    rc = callee->host(&caller, callee->env, nfp, res);
+    s->sp_free = saved_free;
+    if (UNLIKELY(rc != 0)) {
+        if (rc > 0)
+            rc = KUMO_ETRAP_HOST;
+        if (s->trap_msg[0] == '\0')
+            ke_trap(s, rc);
+    } else {
+        for (uint32_t i = 0; i < nres; i++)
+            nfp[i] = res[i];
+    }
+    if (res != inline_res)
+        kb_free(res);
+    return rc;
+}
+
+/* Operand i (1-based) of the current instruction, and its slot. */
+#define OP(i) (ip[i])
+#define R(i) (fp[ip[i]])
+#define NEXT goto *labels[*ip]
+
+/* Memory 0 of inst into the locals mem / mem_size. */
+#define LOAD_MEM()                                                             \
+    do {                                                                       \
+        if (inst->module->nmems) {                                             \
+            kumo_memory *m0_ = inst->mems[0];                                  \
+            mem = m0_->data;                                                   \
+            mem_size = m0_->pages * KE_PAGE;                                   \
+        } else {                                                               \
+            mem = NULL;                                                        \
+            mem_size = 0;                                                      \
+        }                                                                      \
+    } while (0)
+
+/* Fuel: one unit per function entry and per backward branch; an
+ * interrupt request makes it run out. fuel is a local copy of s->fuel,
+ * written back at the exit and around host calls. */
+#define CHARGE()                                                               \
+    do {                                                                       \
+        if (UNLIKELY(fuel == 0 || s->interrupt))                               \
+            goto out_of_fuel;                                                  \
+        fuel--;                                                                \
+    } while (0)
+
+/* Branch to word index target, charging fuel when it goes backwards. */
+#define JUMP(target)                                                           \
+    do {                                                                       \
+        const uint32_t *to_ = words + (target);                                \
+        if (to_ <= ip)                                                         \
+            CHARGE();                                                          \
+        ip = to_;                                                              \
+    } while (0)
+
+#define TRAP(code)                                                             \
+    do {                                                                       \
+        rc = (code);                                                           \
+        goto trap;                                                             \
+    } while (0)
+
+/* ---- numeric handler shapes ---- */
+#define UN32(name, expr)                                                       \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2);                                           \
+        R(1) = (uint32_t)(expr);                                               \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+#define BIN32(name, expr)                                                      \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);                       \
+        R(1) = (uint32_t)(expr);                                               \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define UN64(name, expr)                                                       \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint64_t a = R(2);                                                     \
+        R(1) = (uint64_t)(expr);                                               \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+/* 64-bit operands; the result type is given (uint32_t for comparisons). */
+#define BIN64(name, T, expr)                                                   \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint64_t a = R(2), b = R(3);                                           \
+        R(1) = (T)(expr);                                                      \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+/* Cell-to-cell operations (float bit helpers, conversions). */
+#define UNC(name, expr)                                                        \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint64_t a = R(2);                                                     \
+        R(1) = (expr);                                                         \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+#define BINC(name, expr)                                                       \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint64_t a = R(2), b = R(3);                                           \
+        R(1) = (expr);                                                         \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define UNF32(name, expr)                                                      \
+    L_##name:                                                                  \
+    {                                                                          \
+        float a = kn_f32(R(2));                                                \
+        R(1) = kn_bits32(expr);                                                \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+#define BINF32(name, expr)                                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        float a = kn_f32(R(2)), b = kn_f32(R(3));                              \
+        R(1) = kn_bits32(expr);                                                \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define CMPF32(name, expr)                                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        float a = kn_f32(R(2)), b = kn_f32(R(3));                              \
+        R(1) = (uint64_t)(expr);                                               \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define UNF64(name, expr)                                                      \
+    L_##name:                                                                  \
+    {                                                                          \
+        double a = kn_f64(R(2));                                               \
+        R(1) = kn_bits64(expr);                                                \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+#define BINF64(name, expr)                                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        double a = kn_f64(R(2)), b = kn_f64(R(3));                             \
+        R(1) = kn_bits64(expr);                                                \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define CMPF64(name, expr)                                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        double a = kn_f64(R(2)), b = kn_f64(R(3));                             \
+        R(1) = (uint64_t)(expr);                                               \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+/* Trapping float -> int: x is the operand as a double (exact for f32). */
+#define TRUNC(name, GET, INRANGE, conv)                                        \
+    L_##name:                                                                  \
+    {                                                                          \
+        double x = (double)GET(R(2));                                          \
+        if (UNLIKELY(!INRANGE(x)))                                             \
+            TRAP(x != x ? KUMO_ETRAP_BAD_CONVERSION                            \
+                        : KUMO_ETRAP_INT_OVERFLOW);                            \
+        R(1) = (conv);                                                         \
+        ip += 3;                                                               \
+        NEXT;                                                                  \
+    }
+
+/* ---- loads (dst, addr, offset) and stores (addr, value, offset) ---- */
+#define EA_CHECK(ea, addr_slot, width)                                         \
+    uint64_t ea = (uint64_t)(uint32_t)R(addr_slot) + OP(3);                    \
+    if (UNLIKELY(ea + (width) > mem_size))                                     \
+    TRAP(KUMO_ETRAP_MEMORY_OOB)
+#define LOAD(name, T, conv)                                                    \
+    L_##name:                                                                  \
+    {                                                                          \
+        T v;                                                                   \
+        EA_CHECK(ea, 2, sizeof(T));                                            \
+        memcpy(&v, mem + ea, sizeof(T));                                       \
+        R(1) = (conv);                                                         \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define STORE(name, T)                                                         \
+    L_##name:                                                                  \
+    {                                                                          \
+        T v = (T)R(2);                                                         \
+        EA_CHECK(ea, 1, sizeof(T));                                            \
+        memcpy(mem + ea, &v, sizeof(T));                                       \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+
+int
+ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp)
+{
+    static const void *const labels[] = {
+#define KE_OP(name, fmt) &&L_##name,
+#define KE_NUM(name, prefix, opcode, nargs, in, out) &&L_##name,
+#define KE_MEM(name, opcode, align, type, is_store) &&L_##name,
+#include "ops.def"
+    };
+    _Static_assert(sizeof labels / sizeof labels[0] == KE_OP_COUNT_,
+                   "a handler for every opcode of ops.def");
+
+    const uint32_t depth0 = s->depth;
+    kumo_val *const stack_end = s->stack + s->stack_cells;
+    const ke_code *code = f->code;
+    kumo_instance *inst = f->inst;
+    const uint32_t *words;
+    const uint32_t *ip;
+    kumo_val *fp = sp;
+    uint8_t *mem;
+    uint64_t mem_size;
+    kumo_func *callee;
+    kumo_val *nfp;
+    uint64_t fuel;
+    int rc = 0;
+
+    if (UNLIKELY(code == NULL)) /* a host function called directly */
+        return call_host(s, NULL, f, sp, sp + f->type->nparams);
+    fuel = s->fuel;
+    words = ip = code->words;
+    if (UNLIKELY(s->depth >= s->frame_cap ||
+                 (size_t)(stack_end - sp) < code->frame_size))
+        TRAP(KUMO_ETRAP_STACK_EXHAUSTED);
+    CHARGE();
+    {
+        ke_frame *fr = &s->frames[s->depth++];
+        fr->ret_ip = NULL;
+        fr->fp = NULL;
+        fr->inst = NULL;
+        fr->code = NULL;
+    }
+    for (uint32_t i = 0; i < code->nlocals; i++)
+        fp[code->nparams + i] = 0;
+    LOAD_MEM();
+    NEXT;
+
+    /* ---- control ---- */
+L_UNREACHABLE:
+    TRAP(KUMO_ETRAP_UNREACHABLE);
+L_NOP:
+    ip += 1;
+    NEXT;
+L_BR:
+    JUMP(OP(1));
+    NEXT;
+L_BR_IF:
+    if ((uint32_t)R(1))
+        JUMP(OP(2));
+    else
+        ip += 3;
+    NEXT;
+L_BR_UNLESS:
+    if (!(uint32_t)R(1))
+        JUMP(OP(2));
+    else
+        ip += 3;
+    NEXT;
+L_BR_TABLE : {
+    uint32_t i = (uint32_t)R(1), n = OP(2);
+    JUMP(ip[3 + (i < n ? i : n)]);
+    NEXT;
+}
+L_RETURN : {
+    ke_frame *fr = &s->frames[--s->depth];
+    if (UNLIKELY(fr->ret_ip == NULL))
+        goto done;
+    ip = fr->ret_ip;
+    fp = fr->fp;
+    code = fr->code;
+    words = code->words;
+    inst = fr->inst;
+    LOAD_MEM();
+    NEXT;
+}
+L_CALL:
+    callee = inst->funcs[OP(1)];
+    nfp = fp + OP(2);
+    ip += 3;
+    goto call;
+L_CALL_INDIRECT : {
+    kumo_table *t = inst->tables[OP(2)];
+    uint32_t i = (uint32_t)R(3);
+    const ke_functype *want = &inst->module->types[OP(1)];
+    if (UNLIKELY(i >= t->size))
+        TRAP(KUMO_ETRAP_UNDEFINED_ELEMENT);
+    callee = (kumo_func *)(uintptr_t)t->elems[i];
+    if (UNLIKELY(callee == NULL))
+        TRAP(KUMO_ETRAP_UNINITIALIZED_ELEMENT);
+    if (UNLIKELY(callee->type != want &&
+                 !ke_functype_equal(callee->type, want)))
+        TRAP(KUMO_ETRAP_INDIRECT_TYPE);
+    nfp = fp + OP(4);
+    ip += 5;
+    goto call;
+}
+call:
+    if (LIKELY(callee->code != NULL)) {
+        const ke_code *cc = callee->code;
+        ke_frame *fr;
+        if (UNLIKELY(s->depth >= s->frame_cap ||
+                     (size_t)(stack_end - nfp) < cc->frame_size))
+            TRAP(KUMO_ETRAP_STACK_EXHAUSTED);
+        CHARGE();
+        fr = &s->frames[s->depth++];
+        fr->ret_ip = ip;
+        fr->fp = fp;
+        fr->inst = inst;
+        fr->code = code;
+        for (uint32_t i = 0; i < cc->nlocals; i++)
+            nfp[cc->nparams + i] = 0;
+        fp = nfp;
+        code = cc;
+        words = ip = cc->words;
+        if (callee->inst != inst) {
+            inst = callee->inst;
+            LOAD_MEM();
+        }
+        NEXT;
+    }
+    s->fuel = fuel; /* the host may re-enter, or read or set the fuel */
+    rc = call_host(s, inst, callee, nfp, fp + code->frame_size);
+    fuel = s->fuel;
+    if (UNLIKELY(rc != 0))
+        goto fail;
+    LOAD_MEM();
+    NEXT;
+
+    /* ---- data movement ---- */
+L_COPY:
+    R(1) = R(2);
+    ip += 3;
+    NEXT;
+L_SELECT:
+    R(1) = (uint32_t)R(4) ? R(2) : R(3);
+    ip += 5;
+    NEXT;
+L_CONST32:
+    R(1) = OP(2);
+    ip += 3;
+    NEXT;
+L_CONST64:
+    R(1) = (uint64_t)OP(2) | (uint64_t)OP(3) << 32;
+    ip += 4;
+    NEXT;
+L_GLOBAL_GET:
+    R(1) = inst->globals[OP(2)]->val;
+    ip += 3;
+    NEXT;
+L_GLOBAL_SET:
+    inst->globals[OP(1)]->val = R(2);
+    ip += 3;
+    NEXT;
+
+    /* ---- references ---- */
+L_REF_IS_NULL:
+    R(1) = R(2) == 0;
+    ip += 3;
+    NEXT;
+L_REF_FUNC:
+    R(1) = (kumo_val)(uintptr_t)inst->funcs[OP(2)];
+    ip += 3;
+    NEXT;
+
+    /* ---- memory ---- */
+L_MEMORY_SIZE:
+    R(1) = mem_size / KE_PAGE;
+    ip += 2;
+    NEXT;
+L_MEMORY_GROW : {
+    int64_t old = ke_memory_grow(inst->mems[0], (uint32_t)R(2));
+    R(1) = (uint32_t)old;
+    LOAD_MEM();
+    ip += 3;
+    NEXT;
+}
+L_MEMORY_INIT : {
+    uint32_t seg = OP(1);
+    uint64_t d = (uint32_t)R(2), src = (uint32_t)R(3), n = (uint32_t)R(4);
+    if (UNLIKELY(src + n > inst->data_sizes[seg] || d + n > mem_size))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memcpy(mem + d,
+               inst->module->bytes + inst->module->datas[seg].init.off + src,
+               n);
+    ip += 5;
+    NEXT;
+}
+L_DATA_DROP:
+    inst->data_sizes[OP(1)] = 0;
+    ip += 2;
+    NEXT;
+L_MEMORY_COPY : {
+    uint64_t d = (uint32_t)R(1), src = (uint32_t)R(2), n = (uint32_t)R(3);
+    if (UNLIKELY(src + n > mem_size || d + n > mem_size))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memmove(mem + d, mem + src, n);
+    ip += 4;
+    NEXT;
+}
+L_MEMORY_FILL : {
+    uint64_t d = (uint32_t)R(1), n = (uint32_t)R(3);
+    if (UNLIKELY(d + n > mem_size))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memset(mem + d, (uint8_t)R(2), n);
+    ip += 4;
+    NEXT;
+}
+
+    /* ---- tables ---- */
+L_TABLE_GET : {
+    kumo_table *t = inst->tables[OP(1)];
+    uint32_t i = (uint32_t)R(3);
+    if (UNLIKELY(i >= t->size))
+        TRAP(KUMO_ETRAP_TABLE_OOB);
+    R(2) = t->elems[i];
+    ip += 4;
+    NEXT;
+}
+L_TABLE_SET : {
+    kumo_table *t = inst->tables[OP(1)];
+    uint32_t i = (uint32_t)R(2);
+    if (UNLIKELY(i >= t->size))
+        TRAP(KUMO_ETRAP_TABLE_OOB);
+    t->elems[i] = R(3);
+    ip += 4;
+    NEXT;
+}
+L_TABLE_SIZE:
+    R(2) = inst->tables[OP(1)]->size;
+    ip += 3;
+    NEXT;
+L_TABLE_GROW : {
+    int64_t old = ke_table_grow(inst->tables[OP(1)], (uint32_t)R(4), R(3));
+    R(2) = (uint32_t)old;
+    ip += 5;
+    NEXT;
+}
+L_TABLE_FILL : {
+    kumo_table *t = inst->tables[OP(1)];
+    uint64_t i = (uint32_t)R(2), n = (uint32_t)R(4);
+    kumo_val v = R(3);
+    if (UNLIKELY(i + n > t->size))
+        TRAP(KUMO_ETRAP_TABLE_OOB);
+    for (uint64_t k = 0; k < n; k++)
+        t->elems[i + k] = v;
+    ip += 5;
+    NEXT;
+}
+L_TABLE_COPY : {
+    kumo_table *td = inst->tables[OP(1)], *ts = inst->tables[OP(2)];
+    uint64_t d = (uint32_t)R(3), src = (uint32_t)R(4), n = (uint32_t)R(5);
+    if (UNLIKELY(src + n > ts->size || d + n > td->size))
+        TRAP(KUMO_ETRAP_TABLE_OOB);
+    if (n)
+        memmove(td->elems + d, ts->elems + src, n * sizeof(kumo_val));
+    ip += 6;
+    NEXT;
+}
+L_TABLE_INIT : {
+    kumo_table *t = inst->tables[OP(1)];
+    uint32_t seg = OP(2);
+    uint64_t d = (uint32_t)R(3), src = (uint32_t)R(4), n = (uint32_t)R(5);
+    if (UNLIKELY(src + n > inst->elem_sizes[seg] || d + n > t->size))
+        TRAP(KUMO_ETRAP_TABLE_OOB);
+    if (n)
+        memcpy(t->elems + d, inst->elem_items[seg] + src, n * sizeof(kumo_val));
+    ip += 6;
+    NEXT;
+}
+L_ELEM_DROP:
+    inst->elem_sizes[OP(1)] = 0;
+    ip += 2;
+    NEXT;
+
+    /* ---- loads: (dst, addr, offset) ---- */
+    LOAD(I32_LOAD, uint32_t, v)
+    LOAD(I64_LOAD, uint64_t, v)
+    LOAD(F32_LOAD, uint32_t, v)
+    LOAD(F64_LOAD, uint64_t, v)
+    LOAD(I32_LOAD8_S, int8_t, (uint32_t)(int32_t)v)
+    LOAD(I32_LOAD8_U, uint8_t, v)
+    LOAD(I32_LOAD16_S, int16_t, (uint32_t)(int32_t)v)
+    LOAD(I32_LOAD16_U, uint16_t, v)
+    LOAD(I64_LOAD8_S, int8_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD8_U, uint8_t, v)
+    LOAD(I64_LOAD16_S, int16_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD16_U, uint16_t, v)
+    LOAD(I64_LOAD32_S, int32_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD32_U, uint32_t, v)
+
+    /* ---- stores: (addr, value, offset) ---- */
+    STORE(I32_STORE, uint32_t)
+    STORE(I64_STORE, uint64_t)
+    STORE(F32_STORE, uint32_t)
+    STORE(F64_STORE, uint64_t)
+    STORE(I32_STORE8, uint8_t)
+    STORE(I32_STORE16, uint16_t)
+    STORE(I64_STORE8, uint8_t)
+    STORE(I64_STORE16, uint16_t)
+    STORE(I64_STORE32, uint32_t)
+
+    /* ---- i32 comparisons ---- */
+    UN32(I32_EQZ, a == 0)
+    BIN32(I32_EQ, a == b)
+    BIN32(I32_NE, a != b)
+    BIN32(I32_LT_S, (int32_t)a < (int32_t)b)
+    BIN32(I32_LT_U, a < b)
+    BIN32(I32_GT_S, (int32_t)a > (int32_t)b)
+    BIN32(I32_GT_U, a > b)
+    BIN32(I32_LE_S, (int32_t)a <= (int32_t)b)
+    BIN32(I32_LE_U, a <= b)
+    BIN32(I32_GE_S, (int32_t)a >= (int32_t)b)
+    BIN32(I32_GE_U, a >= b)
+
+    /* ---- i64 comparisons ---- */
+    UN64(I64_EQZ, a == 0)
+    BIN64(I64_EQ, uint32_t, a == b)
+    BIN64(I64_NE, uint32_t, a != b)
+    BIN64(I64_LT_S, uint32_t, (int64_t)a < (int64_t)b)
+    BIN64(I64_LT_U, uint32_t, a < b)
+    BIN64(I64_GT_S, uint32_t, (int64_t)a > (int64_t)b)
+    BIN64(I64_GT_U, uint32_t, a > b)
+    BIN64(I64_LE_S, uint32_t, (int64_t)a <= (int64_t)b)
+    BIN64(I64_LE_U, uint32_t, a <= b)
+    BIN64(I64_GE_S, uint32_t, (int64_t)a >= (int64_t)b)
+    BIN64(I64_GE_U, uint32_t, a >= b)
+
+    /* ---- float comparisons (false on NaN except ne) ---- */
+    CMPF32(F32_EQ, a == b)
+    CMPF32(F32_NE, a != b)
+    CMPF32(F32_LT, a < b)
+    CMPF32(F32_GT, a > b)
+    CMPF32(F32_LE, a <= b)
+    CMPF32(F32_GE, a >= b)
+    CMPF64(F64_EQ, a == b)
+    CMPF64(F64_NE, a != b)
+    CMPF64(F64_LT, a < b)
+    CMPF64(F64_GT, a > b)
+    CMPF64(F64_LE, a <= b)
+    CMPF64(F64_GE, a >= b)
+
+    /* ---- i32 arithmetic ---- */
+    UN32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32)
+    UN32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32)
+    UN32(I32_POPCNT, __builtin_popcount(a))
+    BIN32(I32_ADD, a + b)
+    BIN32(I32_SUB, a - b)
+    BIN32(I32_MUL, a * b)
+L_I32_DIV_S : {
+    uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    if (UNLIKELY(a == UINT32_C(0x80000000) && b == UINT32_MAX))
+        TRAP(KUMO_ETRAP_INT_OVERFLOW);
+    R(1) = (uint32_t)((int32_t)a / (int32_t)b);
+    ip += 4;
+    NEXT;
+}
+L_I32_DIV_U : {
+    uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = a / b;
+    ip += 4;
+    NEXT;
+}
+L_I32_REM_S : {
+    uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = b == UINT32_MAX ? 0 : (uint32_t)((int32_t)a % (int32_t)b);
+    ip += 4;
+    NEXT;
+}
+L_I32_REM_U : {
+    uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = a % b;
+    ip += 4;
+    NEXT;
+}
+    BIN32(I32_AND, a & b)
+    BIN32(I32_OR, a | b)
+    BIN32(I32_XOR, a ^ b)
+    BIN32(I32_SHL, a << (b & 31))
+    BIN32(I32_SHR_S, (int32_t)a >> (b & 31))
+    BIN32(I32_SHR_U, a >> (b & 31))
+    BIN32(I32_ROTL, kn_rotl32(a, b))
+    BIN32(I32_ROTR, kn_rotr32(a, b))
+
+    /* ---- i64 arithmetic ---- */
+    UN64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64)
+    UN64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64)
+    UN64(I64_POPCNT, __builtin_popcountll(a))
+    BIN64(I64_ADD, uint64_t, a + b)
+    BIN64(I64_SUB, uint64_t, a - b)
+    BIN64(I64_MUL, uint64_t, a * b)
+L_I64_DIV_S : {
+    uint64_t a = R(2), b = R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    if (UNLIKELY(a == UINT64_C(0x8000000000000000) && b == UINT64_MAX))
+        TRAP(KUMO_ETRAP_INT_OVERFLOW);
+    R(1) = (uint64_t)((int64_t)a / (int64_t)b);
+    ip += 4;
+    NEXT;
+}
+L_I64_DIV_U : {
+    uint64_t a = R(2), b = R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = a / b;
+    ip += 4;
+    NEXT;
+}
+L_I64_REM_S : {
+    uint64_t a = R(2), b = R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = b == UINT64_MAX ? 0 : (uint64_t)((int64_t)a % (int64_t)b);
+    ip += 4;
+    NEXT;
+}
+L_I64_REM_U : {
+    uint64_t a = R(2), b = R(3);
+    if (UNLIKELY(b == 0))
+        TRAP(KUMO_ETRAP_DIV_ZERO);
+    R(1) = a % b;
+    ip += 4;
+    NEXT;
+}
+    BIN64(I64_AND, uint64_t, a & b)
+    BIN64(I64_OR, uint64_t, a | b)
+    BIN64(I64_XOR, uint64_t, a ^ b)
+    BIN64(I64_SHL, uint64_t, a << (b & 63))
+    BIN64(I64_SHR_S, uint64_t, (int64_t)a >> (b & 63))
+    BIN64(I64_SHR_U, uint64_t, a >> (b & 63))
+    BIN64(I64_ROTL, uint64_t, kn_rotl64(a, b))
+    BIN64(I64_ROTR, uint64_t, kn_rotr64(a, b))
+
+    /* ---- f32 arithmetic ---- */
+    UNC(F32_ABS, kn_abs32(a))
+    UNC(F32_NEG, kn_neg32(a))
+    UNF32(F32_CEIL, kn_ceil32(a))
+    UNF32(F32_FLOOR, kn_floor32(a))
+    UNF32(F32_TRUNC, kn_trunc32(a))
+    UNF32(F32_NEAREST, kn_nearest32(a))
+    UNF32(F32_SQRT, sqrtf(a))
+    BINF32(F32_ADD, a + b)
+    BINF32(F32_SUB, a - b)
+    BINF32(F32_MUL, a * b)
+    BINF32(F32_DIV, a / b)
+    BINC(F32_MIN, kn_fmin32(a, b))
+    BINC(F32_MAX, kn_fmax32(a, b))
+    BINC(F32_COPYSIGN, kn_copysign32(a, b))
+
+    /* ---- f64 arithmetic ---- */
+    UNC(F64_ABS, kn_abs64(a))
+    UNC(F64_NEG, kn_neg64(a))
+    UNF64(F64_CEIL, kn_ceil64(a))
+    UNF64(F64_FLOOR, kn_floor64(a))
+    UNF64(F64_TRUNC, kn_trunc64(a))
+    UNF64(F64_NEAREST, kn_nearest64(a))
+    UNF64(F64_SQRT, sqrt(a))
+    BINF64(F64_ADD, a + b)
+    BINF64(F64_SUB, a - b)
+    BINF64(F64_MUL, a * b)
+    BINF64(F64_DIV, a / b)
+    BINC(F64_MIN, kn_fmin64(a, b))
+    BINC(F64_MAX, kn_fmax64(a, b))
+    BINC(F64_COPYSIGN, kn_copysign64(a, b))
+
+    /* ---- conversions ---- */
+    UNC(I32_WRAP_I64, (uint32_t)a)
+    TRUNC(I32_TRUNC_F32_S, kn_f32, kn_in_i32_s, (uint32_t)(int32_t)x)
+    TRUNC(I32_TRUNC_F32_U, kn_f32, kn_in_i32_u, (uint32_t)x)
+    TRUNC(I32_TRUNC_F64_S, kn_f64, kn_in_i32_s, (uint32_t)(int32_t)x)
+    TRUNC(I32_TRUNC_F64_U, kn_f64, kn_in_i32_u, (uint32_t)x)
+    UNC(I64_EXTEND_I32_S, (uint64_t)(int64_t)(int32_t)(uint32_t)a)
+    UNC(I64_EXTEND_I32_U, (uint32_t)a)
+    TRUNC(I64_TRUNC_F32_S, kn_f32, kn_in_i64_s, (uint64_t)(int64_t)x)
+    TRUNC(I64_TRUNC_F32_U, kn_f32, kn_in_i64_u, (uint64_t)x)
+    TRUNC(I64_TRUNC_F64_S, kn_f64, kn_in_i64_s, (uint64_t)(int64_t)x)
+    TRUNC(I64_TRUNC_F64_U, kn_f64, kn_in_i64_u, (uint64_t)x)
+    UNC(F32_CONVERT_I32_S, kn_bits32((float)(int32_t)(uint32_t)a))
+    UNC(F32_CONVERT_I32_U, kn_bits32((float)(uint32_t)a))
+    UNC(F32_CONVERT_I64_S, kn_bits32((float)(int64_t)a))
+    UNC(F32_CONVERT_I64_U, kn_bits32((float)a))
+    UNC(F32_DEMOTE_F64, kn_bits32((float)kn_f64(a)))
+    UNC(F64_CONVERT_I32_S, kn_bits64((double)(int32_t)(uint32_t)a))
+    UNC(F64_CONVERT_I32_U, kn_bits64((double)(uint32_t)a))
+    UNC(F64_CONVERT_I64_S, kn_bits64((double)(int64_t)a))
+    UNC(F64_CONVERT_I64_U, kn_bits64((double)a))
+    UNC(F64_PROMOTE_F32, kn_bits64((double)kn_f32(a)))
+    UNC(I32_REINTERPRET_F32, (uint32_t)a)
+    UNC(I64_REINTERPRET_F64, a)
+    UNC(F32_REINTERPRET_I32, (uint32_t)a)
+    UNC(F64_REINTERPRET_I64, a)
+    UNC(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)(uint8_t)a)
+    UNC(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)(uint16_t)a)
+    UNC(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)(uint8_t)a)
+    UNC(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)(uint16_t)a)
+    UNC(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)(uint32_t)a)
+    UNC(I32_TRUNC_SAT_F32_S, kn_sat_i32_s(kn_f32(a)))
+    UNC(I32_TRUNC_SAT_F32_U, kn_sat_i32_u(kn_f32(a)))
+    UNC(I32_TRUNC_SAT_F64_S, kn_sat_i32_s(kn_f64(a)))
+    UNC(I32_TRUNC_SAT_F64_U, kn_sat_i32_u(kn_f64(a)))
+    UNC(I64_TRUNC_SAT_F32_S, kn_sat_i64_s(kn_f32(a)))
+    UNC(I64_TRUNC_SAT_F32_U, kn_sat_i64_u(kn_f32(a)))
+    UNC(I64_TRUNC_SAT_F64_S, kn_sat_i64_s(kn_f64(a)))
+    UNC(I64_TRUNC_SAT_F64_U, kn_sat_i64_u(kn_f64(a)))
+
+out_of_fuel:
+    rc = s->interrupt ? KUMO_ETRAP_INTERRUPTED : KUMO_ETRAP_OUT_OF_FUEL;
+trap:
+    ke_trap(s, rc);
+fail:
+    s->depth = depth0;
+done:
+    s->fuel = fuel;
+    return rc;
+}
