@@ -31,7 +31,7 @@ CFLAGS_ALL = $(WARN) $(DEFS) $(INCS) $(OPT) $(CFLAGS)
 LIBS    = -lm
 CLI_LIBS = -ljansson
 
-LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c)
+LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 

@@ -11,10 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int
 stub(kumo_caller *c, void *env, const kumo_val *args, kumo_val *results)
 {
-    const kumo_functype *ft = env;
+    uint32_t nresults = (uint32_t)(uintptr_t)env;
     (void)c;
     (void)args;
-    for (uint32_t i = 0; i < ft->nresults; i++)
+    for (uint32_t i = 0; i < nresults; i++)
         results[i] = 0;
     return 0;
 }
@@ -25,9 +25,8 @@ make_stub(kumo_store *s, const kumo_externdesc *d, kumo_extern *out)
     out->kind = d->kind;
     switch (d->kind) {
     case KUMO_EXTERN_FUNC:
-        /* The descriptor's type lives in the module, which outlives the
-         * store here. */
-        return kumo_func_new_host(s, &d->func, stub, (void *)&d->func, NULL,
+        return kumo_func_new_host(s, &d->func, stub,
+                                  (void *)(uintptr_t)d->func.nresults, NULL,
                                   &out->u.func);
     case KUMO_EXTERN_TABLE:
         return kumo_table_new(s, d->elem_type, d->limits, 0, &out->u.table);

@@ -231,6 +231,8 @@ typedef struct printer {
     FILE *out;
     resolver rs;
     unsigned depth;
+    unsigned budget; /* types left to print: unvalidated input may nest
+                        types exponentially */
 } printer;
 
 static const char *const keywords[] = {
@@ -386,10 +388,11 @@ print_valtype(printer *p, const kc_body *b, kc_valtype v)
         fputs(kc_prim_name(v.prim), p->out);
         return;
     }
-    if (p->depth > 32) {
+    if (p->depth > 32 || p->budget == 0) {
         fputs("...", p->out);
         return;
     }
+    p->budget--;
     kc_str name = {0};
     kc_ref r = {b, v.idx};
     p->rs.steps = 0;
@@ -570,12 +573,13 @@ int
 kumo_component_print_wit(const kumo_component *c, FILE *out)
 {
     const kc_body *b = c->root;
-    printer p = {.out = out};
+    printer p = {.out = out, .budget = 100000};
     bool any = false;
     fputs("package root:component;\n\nworld root {\n", out);
     for (uint32_t k = 0; k < b->nimports; k++) {
         const kc_import *im = &b->imports[k];
-        if (im->ext.kind == KUMO_COMPONENT_TYPE)
+        if (im->ext.kind != KUMO_COMPONENT_FUNC &&
+            im->ext.kind != KUMO_COMPONENT_INSTANCE)
             continue;
         kc_ref r = {b, 0};
         if (!space_index(b, kc_extern_sort(im->ext.kind), KC_FROM_IMPORT, k,
@@ -597,12 +601,11 @@ kumo_component_print_wit(const kumo_component *c, FILE *out)
         fputc('\n', out);
     for (uint32_t k = 0; k < b->nexports; k++) {
         const kc_export *e = &b->exports[k];
-        uint8_t kind = e->sort == KC_FUNC       ? KUMO_COMPONENT_FUNC
-                       : e->sort == KC_INSTANCE ? KUMO_COMPONENT_INSTANCE
-                       : e->sort == KC_TYPE     ? KUMO_COMPONENT_TYPE
-                                                : KUMO_COMPONENT_COMPONENT;
-        if (kind == KUMO_COMPONENT_TYPE)
+        /* Values, components and core modules have no WIT form. */
+        if (e->sort != KC_FUNC && e->sort != KC_INSTANCE)
             continue;
+        uint8_t kind = e->sort == KC_FUNC ? KUMO_COMPONENT_FUNC
+                                          : KUMO_COMPONENT_INSTANCE;
         print_item(&p, "export", &e->name, kind, (kc_ref){b, e->idx});
     }
     fputs("}\n", out);

@@ -12,6 +12,13 @@
 #define DEFAULT_CALL_DEPTH 10000u
 #define DEFAULT_STACK_CELLS (1u << 20)
 
+/* Nested kumo_func_call invocations (host -> guest -> host -> guest ...)
+ * recurse in C, unlike wasm-to-wasm calls. Counted per thread, since every
+ * store's calls on a thread share its C stack; beyond the limit the call
+ * traps "call stack exhausted" instead of overflowing the C stack. */
+#define MAX_NESTING 1000
+static _Thread_local uint32_t nesting;
+
 /* ---- stores ---- */
 
 int
@@ -277,12 +284,16 @@ kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
         return ke_trap(s, KUMO_ETRAP_STACK_EXHAUSTED);
     if (t->nparams)
         memcpy(sp, args, t->nparams * sizeof *sp);
+    if (nesting >= MAX_NESTING)
+        return ke_trap(s, KUMO_ETRAP_STACK_EXHAUSTED);
     uint32_t depth = s->depth;
     int rc;
+    nesting++;
     if (f->host)
         rc = call_host(s, f, sp);
     else
         rc = ke_interp_call(s, f, sp);
+    nesting--;
     s->sp_free = sp;
     s->depth = depth;
     if (rc == 0 && t->nresults)

@@ -696,3 +696,61 @@ KT_TEST(runtime_alloc_failures)
     }
     KT_CHECK(n > 20 && n < 1000);
 }
+
+/* ---- re-entry through a real module ---- */
+
+/* (import "env" "h" (func (param i32) (result i32)))
+ * (func (export "g") (param i32) (result i32)
+ *   (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+ *     (else (i32.add (call 0 (i32.sub (local.get 0) (i32.const 1)))
+ *                    (i32.const 1))))) */
+static const uint8_t reenter_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01,
+    0x60, 0x01, 0x7f, 0x01, 0x7f, 0x02, 0x09, 0x01, 0x03, 0x65, 0x6e,
+    0x76, 0x01, 0x68, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x05,
+    0x01, 0x01, 0x67, 0x00, 0x01, 0x0a, 0x17, 0x01, 0x15, 0x00, 0x20,
+    0x00, 0x45, 0x04, 0x7f, 0x41, 0x00, 0x05, 0x20, 0x00, 0x41, 0x01,
+    0x6b, 0x10, 0x00, 0x41, 0x01, 0x6a, 0x0b, 0x0b};
+
+/* env.h: calls the guest's g (in *env) with its argument. */
+static int
+host_reenter(kumo_caller *c, void *gp, const kumo_val *args, kumo_val *results)
+{
+    kumo_func *g = *(kumo_func **)gp;
+    return kumo_func_call(kumo_caller_store(c), g, args, results);
+}
+
+KT_TEST(runtime_reentry)
+{
+    kumo_module *m;
+    kumo_diag d;
+    KT_REQUIRE(kumo_module_new(reenter_wasm, sizeof reenter_wasm, &m, &d) == 0);
+    kumo_store *s;
+    KT_REQUIRE(kumo_store_new(NULL, &s) == 0);
+    static kumo_func *g;
+    kumo_functype ft = {1, 1, i32_1, i32_1};
+    kumo_extern h = {KUMO_EXTERN_FUNC, {0}};
+    KT_REQUIRE(kumo_func_new_host(s, &ft, host_reenter, &g, NULL, &h.u.func) ==
+               0);
+    kumo_instance *inst;
+    KT_REQUIRE(kumo_instance_new(s, m, &h, 1, &inst, &d) == 0);
+    kumo_extern x;
+    KT_REQUIRE(kumo_instance_export(inst, "g", 1, &x) == 0);
+    g = x.u.func;
+    const kumo_functype *t = kumo_func_type(g);
+    KT_CHECK(t->nparams == 1 && t->nresults == 1 && t->params[0] == KUMO_I32);
+
+    /* host -> g -> h -> g -> ... 300 levels deep, and back. */
+    kumo_val v = 300, r = 0;
+    KT_CHECK(kumo_func_call(s, g, &v, &r) == 0 && r == 300);
+    KT_CHECK(s->sp_free == s->stack && s->depth == 0);
+    /* Deeper than the host re-entry limit (1000): a clean trap, not a C
+     * stack overflow; then the store works. */
+    v = 100000;
+    KT_CHECK(kumo_func_call(s, g, &v, &r) == KUMO_ETRAP_STACK_EXHAUSTED);
+    KT_CHECK(s->sp_free == s->stack && s->depth == 0);
+    v = 5;
+    KT_CHECK(kumo_func_call(s, g, &v, &r) == 0 && r == 5);
+    kumo_store_free(s);
+    kumo_module_free(m);
+}
