@@ -19,6 +19,7 @@
     X(version, "", "print the version")                                        \
     X(inspect, "APP.wasm",                                                     \
       "decode and validate a module; print its imports and exports")           \
+    X(wit, "APP.wasm", "print a component's world (imports and exports) as WIT") \
     X(spectest, "[-v|-q] [--fork] PATH...",                                    \
       "run wast2json spec scripts (.json files or directories)")
 
