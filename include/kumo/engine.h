@@ -130,7 +130,18 @@ typedef struct kumo_store_config {
     uint32_t max_table_elems;  /* cap on every table, 0 = 10,000,000 */
     uint32_t max_call_depth;   /* wasm frames, 0 = 10,000 */
     uint32_t value_stack_cells;/* 64-bit cells, 0 = 1M (8 MiB) */
+    uint32_t flags;            /* KUMO_STORE_* below, 0 = defaults */
 } kumo_store_config;
+
+/* Store flags. By default every memory is a virtual reservation of 8 GiB
+ * plus a guard region (committed as it grows, so its base never moves and
+ * out-of-bounds accesses can fault instead of being checked), and a
+ * module whose data segments are constant and large enough instantiates
+ * its memory by mapping a shared copy-on-write image instead of copying
+ * them. Both fall back to the heap / copying on their own when the host
+ * refuses reservations or memfds. */
+#define KUMO_STORE_NO_GUARD 1u /* heap memories, explicit bounds checks */
+#define KUMO_STORE_NO_IMAGE 2u /* copy data segments at instantiation */
 
 /* cfg may be NULL for defaults. */
 int kumo_store_new(const kumo_store_config *cfg, kumo_store **out);
@@ -196,6 +207,56 @@ int kumo_instance_new(kumo_store *s, const kumo_module *m,
 int kumo_instance_export(const kumo_instance *inst, const char *name,
                          size_t name_len, kumo_extern *out);
 const kumo_module *kumo_instance_module(const kumo_instance *inst);
+/* The store that owns inst. */
+kumo_store *kumo_instance_store(const kumo_instance *inst);
+
+/* ---- instance pools ----
+ *
+ * A pool instantiates one module again and again for short-lived work
+ * (one instance per request) without paying for a new store, new memory
+ * reservations or mmap/munmap each time. Each pool slot is a store with
+ * the module's imports defined in it once; kumo_pool_instantiate takes an
+ * idle slot (or makes one) and instantiates the module in it (start
+ * function included); kumo_pool_release frees everything the instance
+ * and the work created in that store, resets its memories in place
+ * (their pages are dropped, so they read as the module's data image or
+ * zeros again) and keeps the slot for the next instantiation. A released
+ * instance is exactly a fresh one: memories, globals, tables, dropped
+ * segments, fuel (unlimited) and the trap message are all initial. The
+ * objects the imports callback made persist across uses: resetting them
+ * is the host's business.
+ *
+ * A pool may be used from several threads (a mutex guards its idle list);
+ * one instance from it is used by one thread at a time, like any store.
+ * The module must outlive the pool.
+ */
+typedef struct kumo_pool kumo_pool;
+
+/* Define the module's imports in s (a new slot's store): fill imports[0 ..
+ * kumo_module_import_count(m)) with objects of s, e.g. host functions.
+ * Returns 0 or an error, which fails the instantiation asking for it. */
+typedef int (*kumo_pool_imports_fn)(kumo_store *s, void *env,
+                                    kumo_extern *imports);
+
+typedef struct kumo_pool_config {
+    kumo_store_config store;      /* for every slot's store */
+    uint32_t max_idle;            /* released slots kept, 0 = 16 */
+    kumo_pool_imports_fn imports; /* NULL when m has no imports */
+    void *env;                    /* passed to imports */
+} kumo_pool_config;
+
+/* cfg may be NULL (defaults, no imports). */
+int kumo_pool_new(const kumo_module *m, const kumo_pool_config *cfg,
+                  kumo_pool **out);
+/* Every instance must have been released. */
+void kumo_pool_free(kumo_pool *p);
+/* Instantiate the pool's module; as kumo_instance_new (a failure leaves
+ * nothing to release). Call its functions with kumo_instance_store(*out). */
+int kumo_pool_instantiate(kumo_pool *p, kumo_instance **out,
+                          kumo_diag *diag);
+/* Give inst (from kumo_pool_instantiate on p) back; inst, its store and
+ * everything made in that store since instantiation are gone after. */
+void kumo_pool_release(kumo_pool *p, kumo_instance *inst);
 
 /* ---- linker: resolves imports by (module, name) ---- */
 int kumo_linker_new(kumo_linker **out);

@@ -3,6 +3,7 @@
 #ifndef KUMO_SRC_CLI_H
 #define KUMO_SRC_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,26 @@ KUMO_CLI_COMMANDS(KC_DECLARE)
 /* Read a whole file into a malloc'd buffer (free with free()). Returns 0,
  * or -1 with errno set. */
 int kc_read_file(const char *path, uint8_t **out, size_t *len);
+
+/* cmtest.c: component-model scripts of `kumo spectest`. */
+struct json_t;
+
+typedef struct kc_cm_opts {
+    bool verbose, quiet;
+} kc_cm_opts;
+
+/* Counts of component-model scripts: failures split into validation
+ * (module/definition/assert_invalid/assert_malformed) and invocation
+ * (component_instance/invoke/assert_return/assert_trap). */
+typedef struct kc_cm_counts {
+    long passed, failed, skipped, differs;
+    long failed_validation, failed_invocation, skipped_scripts, scripts;
+} kc_cm_counts;
+
+/* Whether a loaded JSON script is a component-model one. */
+bool kc_cm_is_script(const char *path, struct json_t *root);
+/* Run it, adding to *t (per-script line unless quiet). */
+void kc_cm_run_script(const kc_cm_opts *o, const char *path,
+                      struct json_t *root, kc_cm_counts *t);
 
 #endif

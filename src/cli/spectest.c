@@ -47,6 +47,7 @@ typedef struct opts {
  * the suite's (e.g. where wast2json's encoding lost what the text meant). */
 typedef struct totals {
     long passed, failed, skipped, differs;
+    kc_cm_counts cm; /* the component-model scripts among them */
 } totals;
 
 typedef struct named {
@@ -983,6 +984,18 @@ run_script(const opts *o, const char *path, totals *t)
         json_decref(root);
         return;
     }
+    if (kc_cm_is_script(path, root)) {
+        kc_cm_opts co = {o->verbose, o->quiet};
+        kc_cm_counts before = t->cm;
+        kc_cm_run_script(&co, path, root, &t->cm);
+        t->cm.scripts++;
+        t->passed += t->cm.passed - before.passed;
+        t->failed += t->cm.failed - before.failed;
+        t->skipped += t->cm.skipped - before.skipped;
+        t->differs += t->cm.differs - before.differs;
+        json_decref(root);
+        return;
+    }
     rc = script_init(&s, o, path);
     if (rc < 0) {
         fail(&s, "cannot set up the store: %s", kumo_strerror(rc));
@@ -1012,10 +1025,11 @@ run_script_forked(const opts *o, const char *path, totals *t)
 {
     int fds[2];
     pid_t pid;
-    totals ct = {0, 0, 0, 0};
+    totals ct;
     int status;
     ssize_t got = 0;
 
+    memset(&ct, 0, sizeof ct);
     fflush(stdout);
     fflush(stderr);
     if (pipe(fds) < 0 || (pid = fork()) < 0) {
@@ -1050,6 +1064,14 @@ run_script_forked(const opts *o, const char *path, totals *t)
         t->failed += ct.failed;
         t->skipped += ct.skipped;
         t->differs += ct.differs;
+        t->cm.passed += ct.cm.passed;
+        t->cm.failed += ct.cm.failed;
+        t->cm.skipped += ct.cm.skipped;
+        t->cm.differs += ct.cm.differs;
+        t->cm.failed_validation += ct.cm.failed_validation;
+        t->cm.failed_invocation += ct.cm.failed_invocation;
+        t->cm.skipped_scripts += ct.cm.skipped_scripts;
+        t->cm.scripts += ct.cm.scripts;
         return;
     }
     if (WIFSIGNALED(status))
@@ -1187,10 +1209,11 @@ kc_cmd_spectest(int argc, char **argv)
 {
     opts o = {false, false, false, false};
     pathlist pl = {NULL, 0, 0};
-    totals t = {0, 0, 0, 0};
+    totals t;
     bool opts_done = false;
     int i, npaths = 0;
 
+    memset(&t, 0, sizeof t);
     /* options may come anywhere; "--" ends them */
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1234,6 +1257,11 @@ kc_cmd_spectest(int argc, char **argv)
     if (t.differs)
         printf("spectest: %ld passed with a message other than the "
                "suite's (notes above)\n", t.differs);
+    if (t.cm.scripts)
+        printf("spectest: component model: %ld scripts (%ld async skipped); "
+               "failed: %ld validation, %ld invocation\n",
+               t.cm.scripts, t.cm.skipped_scripts, t.cm.failed_validation,
+               t.cm.failed_invocation);
     printf("spectest: %ld passed, %ld failed, %ld skipped\n", t.passed,
            t.failed, t.skipped);
     fflush(stdout);

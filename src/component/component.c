@@ -91,10 +91,9 @@ const char *
 kc_sort_name(kc_sort s)
 {
     static const char *const names[KC_NSORTS] = {
-        "core func",   "core table",     "core memory", "core global",
-        "core tag",    "core type",      "core module", "core instance",
-        "func",        "value",          "type",        "component",
-        "instance",
+        "core func", "core table",  "core memory",   "core global", "core tag",
+        "core type", "core module", "core instance", "func",        "value",
+        "type",      "component",   "instance",
     };
     return (unsigned)s < KC_NSORTS ? names[s] : "?";
 }
@@ -136,8 +135,7 @@ kc_push(kc_decoder *d, kc_body *b, kc_sort s, kc_origin o, uint32_t ref)
     int rc = kc_grow(d->arena, (void **)&sp->items, &sp->cap, sp->n + 1,
                      sizeof *sp->items);
     if (rc)
-        return kb_diag(d->diag, rc, kb_offset(&d->r), "%s",
-                       kumo_strerror(rc));
+        return kb_diag(d->diag, rc, kb_offset(&d->r), "%s", kumo_strerror(rc));
     sp->items[sp->n].origin = (uint8_t)o;
     sp->items[sp->n].ref = ref;
     sp->n++;
@@ -150,8 +148,7 @@ kc_add_def(kc_decoder *d, kc_body *b, kc_defkind k, uint32_t ref)
     int rc = kc_grow(d->arena, (void **)&b->defs, &b->cap_defs, b->ndefs + 1,
                      sizeof *b->defs);
     if (rc)
-        return kb_diag(d->diag, rc, kb_offset(&d->r), "%s",
-                       kumo_strerror(rc));
+        return kb_diag(d->diag, rc, kb_offset(&d->r), "%s", kumo_strerror(rc));
     b->defs[b->ndefs].kind = (uint8_t)k;
     b->defs[b->ndefs].ref = ref;
     b->ndefs++;
@@ -196,7 +193,9 @@ kumo_component_new(const uint8_t *bytes, size_t len, kumo_component **out,
         goto fail;
     }
     kc_decoder d = {
-        .r = {.base = c->bytes, .p = c->bytes + 8, .end = c->bytes + len,
+        .r = {.base = c->bytes,
+              .p = c->bytes + 8,
+              .end = c->bytes + len,
               .diag = diag},
         .arena = &c->arena,
         .diag = diag,

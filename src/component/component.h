@@ -132,8 +132,8 @@ typedef struct kc_body kc_body;
 /* A component-level type definition. */
 typedef struct kc_type {
     kc_typekind kind;
-    size_t offset;   /* where it starts in the binary */
-    uint8_t prim;    /* KC_T_PRIM */
+    size_t offset; /* where it starts in the binary */
+    uint8_t prim;  /* KC_T_PRIM */
     uint32_t nfields;
     kc_field *fields; /* record, variant, tuple, flags, enum; func params */
     /* list/fixed-list/option/stream/future element (has_a), result ok (has_a)
@@ -144,39 +144,39 @@ typedef struct kc_type {
     uint32_t handle; /* own/borrow: resource type index */
     bool async;      /* func: 0x43 async func */
     /* resource */
-    uint8_t rep;     /* core valtype of the representation */
+    uint8_t rep; /* core valtype of the representation */
     bool has_dtor, dtor_async, has_dtor_callback;
     uint32_t dtor, dtor_callback;
-    kc_body *body;   /* component/instance type declarators */
+    kc_body *body; /* component/instance type declarators */
 } kc_type;
 
 /* ---- core types (core:type). Only function and module types are decoded;
  * GC rec/sub/struct/array types are reported as unsupported. */
 typedef struct kc_core_valtype {
-    uint8_t code;     /* 0x7f i32 ... 0x70 funcref, 0x63/0x64 ref null?/ref */
-    int64_t heap;     /* for 0x63/0x64: heap type (s33) */
+    uint8_t code; /* 0x7f i32 ... 0x70 funcref, 0x63/0x64 ref null?/ref */
+    int64_t heap; /* for 0x63/0x64: heap type (s33) */
 } kc_core_valtype;
 
 /* A core extern type (core:externtype / importdesc). */
 typedef struct kc_core_extern {
-    uint8_t kind;     /* 0 func, 1 table, 2 memory, 3 global, 4 tag */
-    uint32_t type;    /* func/tag: type index */
+    uint8_t kind;        /* 0 func, 1 table, 2 memory, 3 global, 4 tag */
+    uint32_t type;       /* func/tag: type index */
     kc_core_valtype val; /* table element / global type */
-    bool mut;         /* global */
-    uint8_t flags;    /* limits flags (0x01 max, 0x02 shared, 0x04 64-bit) */
+    bool mut;            /* global */
+    uint8_t flags;       /* limits flags (0x01 max, 0x02 shared, 0x04 64-bit) */
     uint64_t min, max;
 } kc_core_extern;
 
 typedef struct kc_core_decl {
-    uint8_t kind;     /* 0 import, 1 type, 2 alias (outer type), 3 export */
+    uint8_t kind; /* 0 import, 1 type, 2 alias (outer type), 3 export */
     kc_str module, name;
     kc_core_extern ext;
-    uint32_t type;    /* kind 1: index in the module type's core_types */
+    uint32_t type; /* kind 1: index in the module type's core_types */
     uint32_t outer_count, outer_index; /* kind 2 */
 } kc_core_decl;
 
 typedef struct kc_core_type {
-    uint8_t kind;     /* 0x60 func, 0x50 module */
+    uint8_t kind; /* 0x60 func, 0x50 module */
     size_t offset;
     uint32_t nparams, nresults;
     kc_core_valtype *params, *results;
@@ -190,18 +190,18 @@ typedef struct kc_core_type {
 /* ---- names of imports and exports */
 typedef struct kc_name {
     kc_str name;
-    uint8_t form;     /* 0x00, 0x01 or 0x02 */
-    kc_str version;   /* versionsuffix attribute (form 0x02), else empty */
+    uint8_t form;      /* 0x00, 0x01 or 0x02 */
+    kc_str version;    /* versionsuffix attribute (form 0x02), else empty */
     kc_str implements; /* implements attribute (form 0x02), else empty */
     kc_str external_id;
 } kc_name;
 
 /* An externtype: the kind is the kumo_component_sort numbering. */
 typedef struct kc_extern {
-    uint8_t kind;     /* kumo_component_sort */
-    uint8_t bound;    /* type: 0 eq, 1 sub resource; value: 0 eq, 1 valtype */
-    uint32_t idx;     /* type index (core type for modules; value for eq) */
-    kc_valtype val;   /* value bound 1 */
+    uint8_t kind;   /* kumo_component_sort */
+    uint8_t bound;  /* type: 0 eq, 1 sub resource; value: 0 eq, 1 valtype */
+    uint32_t idx;   /* type index (core type for modules; value for eq) */
+    kc_valtype val; /* value bound 1 */
 } kc_extern;
 
 typedef struct kc_import {
@@ -232,7 +232,7 @@ typedef enum kc_alias_kind {
 typedef struct kc_alias {
     kc_sort sort;
     kc_alias_kind kind;
-    uint32_t instance;    /* export / core export */
+    uint32_t instance; /* export / core export */
     kc_str name;
     uint32_t outer_count; /* outer */
     uint32_t outer_index;
@@ -240,25 +240,25 @@ typedef struct kc_alias {
 } kc_alias;
 
 /* ---- instances */
-typedef struct kc_arg {       /* with-argument or inline export */
+typedef struct kc_arg { /* with-argument or inline export */
     kc_name name;
     kc_sort sort;
     uint32_t idx;
 } kc_arg;
 
-typedef struct kc_instance {  /* core or component instance */
-    bool from_exports;        /* false: instantiate */
-    uint32_t target;          /* module / component index */
+typedef struct kc_instance { /* core or component instance */
+    bool from_exports;       /* false: instantiate */
+    uint32_t target;         /* module / component index */
     uint32_t nargs;
-    kc_arg *args;             /* with-args or inline exports */
+    kc_arg *args; /* with-args or inline exports */
     size_t offset;
 } kc_instance;
 
 /* ---- canonical definitions: one table of every built-in. X(ENUM, opcode,
  * "name", shape). Opcodes marked legacy are from older drafts. */
 typedef enum kc_canon_shape {
-    KC_SH_LIFT,        /* 0x00 f opts ft */
-    KC_SH_LOWER,       /* 0x00 f opts */
+    KC_SH_LIFT,  /* 0x00 f opts ft */
+    KC_SH_LOWER, /* 0x00 f opts */
     KC_SH_NONE,
     KC_SH_TYPE,        /* t */
     KC_SH_TYPE_OPTS,   /* t opts */
@@ -272,7 +272,7 @@ typedef enum kc_canon_shape {
     KC_SH_CTYPE_TABLE, /* core typeidx tableidx */
     KC_SH_SH_CTYPE,    /* shared? core typeidx */
     KC_SH_SH_CTYPE_TABLE,
-    KC_SH_SHARED,      /* shared? */
+    KC_SH_SHARED, /* shared? */
 } kc_canon_shape;
 
 #define KC_CANON_OPS(X)                                                        \
@@ -337,7 +337,7 @@ typedef enum kc_canon_op {
 #define KC_CANON_ENUM(e, code, name, shape) KC_CANON_##e,
     KC_CANON_OPS(KC_CANON_ENUM)
 #undef KC_CANON_ENUM
-    KC_CANON_COUNT
+        KC_CANON_COUNT
 } kc_canon_op;
 
 const char *kc_canon_name(kc_canon_op op);
@@ -353,14 +353,14 @@ typedef struct kc_canonopts {
 typedef struct kc_canon {
     kc_canon_op op;
     uint8_t opcode;
-    uint32_t func;    /* lift: core func; lower: func */
-    uint32_t type;    /* lift: func type; resource/stream/future: type;
-                         thread.*: core type */
-    uint32_t index;   /* context.*: slot; waitable-set.*: memory;
-                         thread.*: table */
-    uint8_t valtype;  /* context.*: core valtype */
+    uint32_t func;   /* lift: core func; lower: func */
+    uint32_t type;   /* lift: func type; resource/stream/future: type;
+                        thread.*: core type */
+    uint32_t index;  /* context.*: slot; waitable-set.*: memory;
+                        thread.*: table */
+    uint8_t valtype; /* context.*: core valtype */
     bool async, cancellable, shared;
-    bool has_result;  /* task.return */
+    bool has_result; /* task.return */
     kc_valtype result;
     kc_canonopts opts;
     size_t offset;
@@ -373,9 +373,14 @@ typedef struct kc_start {
     uint32_t nresults;
 } kc_start;
 
-typedef struct kc_range {     /* a byte range of the binary */
+typedef struct kc_range { /* a byte range of the binary */
     size_t offset, len;
 } kc_range;
+
+typedef struct kc_value { /* value section entry (not decoded further) */
+    kc_valtype type;
+    kc_range bytes; /* the encoded val(t) */
+} kc_value;
 
 /* Definitions in binary order (what instantiation walks). */
 typedef enum kc_defkind {
@@ -394,8 +399,8 @@ typedef enum kc_defkind {
 } kc_defkind;
 
 typedef struct kc_def {
-    uint8_t kind;  /* kc_defkind */
-    uint32_t ref;  /* index into the matching array */
+    uint8_t kind; /* kc_defkind */
+    uint32_t ref; /* index into the matching array */
 } kc_def;
 
 typedef enum kc_bodykind {
@@ -413,8 +418,8 @@ typedef enum kc_bodykind {
  * aliases, imports and exports (export declarators). */
 struct kc_body {
     kc_bodykind kind;
-    kc_body *parent;      /* enclosing scope (for outer aliases), or NULL */
-    size_t offset, len;   /* the body's bytes */
+    kc_body *parent;    /* enclosing scope (for outer aliases), or NULL */
+    size_t offset, len; /* the body's bytes */
     kc_space spaces[KC_NSORTS];
     KC_ARRAY(kc_def, defs);
     KC_ARRAY(kc_range, modules);
@@ -428,12 +433,12 @@ struct kc_body {
     KC_ARRAY(kc_start, starts);
     KC_ARRAY(kc_import, imports);
     KC_ARRAY(kc_export, exports);
-    KC_ARRAY(kc_range, values);
+    KC_ARRAY(kc_value, values);
 };
 
 struct kumo_component {
     kc_arena arena;
-    uint8_t *bytes;   /* owned copy */
+    uint8_t *bytes; /* owned copy */
     size_t len;
     kc_body *root;
 };

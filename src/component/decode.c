@@ -26,8 +26,9 @@ kc_read_count(kc_decoder *d, uint32_t min_size, uint32_t *n)
         return rc;
     size_t left = (size_t)(d->r.end - d->r.p);
     if (min_size && *n > left / min_size)
-        return kc_error(d, "vector length %u too large for the %zu bytes "
-                           "left",
+        return kc_error(d,
+                        "vector length %u too large for the %zu bytes "
+                        "left",
                         *n, left);
     return 0;
 }
@@ -201,11 +202,18 @@ kc_read_alias(kc_decoder *d, kc_alias *out)
         if (tag == 0x00 && out->sort <= KC_CORE_INSTANCE &&
             out->sort != KC_CORE_MODULE)
             return kc_error(d, "alias export of a %s", kc_sort_name(out->sort));
+        if (tag == 0x01 && out->sort >= KC_FUNC)
+            return kc_error(d, "core export alias of a %s",
+                            kc_sort_name(out->sort));
         out->kind = tag == 0x00 ? KC_ALIAS_EXPORT : KC_ALIAS_CORE_EXPORT;
         if ((rc = kb_read_u32(&d->r, &out->instance)))
             return rc;
         return kc_read_str(d, &out->name);
     case 0x02:
+        /* outeraliassort: core type, core module, type, component */
+        if (out->sort != KC_CORE_TYPE && out->sort != KC_CORE_MODULE &&
+            out->sort != KC_TYPE && out->sort != KC_COMPONENT)
+            return kc_error(d, "outer alias of a %s", kc_sort_name(out->sort));
         out->kind = KC_ALIAS_OUTER;
         if ((rc = kb_read_u32(&d->r, &out->outer_count)))
             return rc;
@@ -247,8 +255,9 @@ read_core_instance(kc_decoder *d, kc_instance *in)
             (rc = kb_read_u32(&d->r, &a->idx)))
             return rc;
         if (!in->from_exports && a->sort != KC_CORE_INSTANCE)
-            return kc_error(d, "core instantiate argument is a %s, not an "
-                               "instance",
+            return kc_error(d,
+                            "core instantiate argument is a %s, not an "
+                            "instance",
                             kc_sort_name(a->sort));
     }
     return 0;
@@ -420,8 +429,7 @@ read_canon_shape(kc_decoder *d, kc_canon *c, kc_canon_shape shape)
             return rc;
         if (c->valtype != 0x7f && c->valtype != 0x7e) {
             r->p--;
-            return kc_error(d, "invalid context value type 0x%02x",
-                            c->valtype);
+            return kc_error(d, "invalid context value type 0x%02x", c->valtype);
         }
         return kb_read_u32(r, &c->index);
     case KC_SH_ASYNC:
@@ -508,24 +516,23 @@ read_export(kc_decoder *d, kc_export *e)
 
 /* value ::= valtype len:u32 bytes */
 static int
-read_value(kc_decoder *d, kc_range *v)
+read_value(kc_decoder *d, kc_value *v)
 {
-    kc_valtype t;
     uint32_t len;
     const uint8_t *p;
     int rc;
-    if ((rc = kc_read_valtype(d, &t)) || (rc = kb_read_u32(&d->r, &len)))
+    if ((rc = kc_read_valtype(d, &v->type)) || (rc = kb_read_u32(&d->r, &len)))
         return rc;
-    v->offset = kb_offset(&d->r);
-    v->len = len;
+    v->bytes.offset = kb_offset(&d->r);
+    v->bytes.len = len;
     return kb_read_bytes(&d->r, len, &p);
 }
 
 /* ---- sections */
 
 #define PUSH_ARRAY(b, name)                                                    \
-    kc_grow(d->arena, (void **)&(b)->name, &(b)->cap_##name,                   \
-            (b)->n##name + 1, sizeof *(b)->name)
+    kc_grow(d->arena, (void **)&(b)->name, &(b)->cap_##name, (b)->n##name + 1, \
+            sizeof *(b)->name)
 
 static int
 nomem(kc_decoder *d)
@@ -698,7 +705,14 @@ read_section(kc_decoder *d, kc_body *b, uint8_t id)
         return read_nested(d, b);
     case 9:
         return read_start_section(d, b);
-    case 2: case 3: case 5: case 6: case 7: case 8: case 10: case 11:
+    case 2:
+    case 3:
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+    case 10:
+    case 11:
     case 12:
         if ((rc = kc_read_count(d, 1, &n)))
             return rc;
@@ -776,8 +790,9 @@ kc_read_component(kc_decoder *d, kc_body *b)
         if (rc)
             return rc;
         if (d->r.p != sec_end)
-            return kc_error(d, "section size mismatch: %zu bytes left in "
-                               "section %u",
+            return kc_error(d,
+                            "section size mismatch: %zu bytes left in "
+                            "section %u",
                             (size_t)(sec_end - d->r.p), id);
     }
     return 0;

@@ -202,8 +202,7 @@ read_functype(kc_decoder *d, kc_type *t)
 {
     uint8_t b;
     int rc;
-    if ((rc = read_fields(d, t, F_LABEL_TYPE)) ||
-        (rc = kb_read_u8(&d->r, &b)))
+    if ((rc = read_fields(d, t, F_LABEL_TYPE)) || (rc = kb_read_u8(&d->r, &b)))
         return rc;
     if (b == 0x00) {
         t->has_a = true;
@@ -303,8 +302,8 @@ kc_read_type(kc_decoder *d, kc_body *scope, kc_type **out)
 }
 
 #define PUSH_ARRAY(b, name)                                                    \
-    kc_grow(d->arena, (void **)&(b)->name, &(b)->cap_##name,                   \
-            (b)->n##name + 1, sizeof *(b)->name)
+    kc_grow(d->arena, (void **)&(b)->name, &(b)->cap_##name, (b)->n##name + 1, \
+            sizeof *(b)->name)
 
 /* One declarator of a component type (imports allowed) or instance type. */
 static int
@@ -537,8 +536,7 @@ read_module_decl(kc_decoder *d, kc_core_type *t, kc_core_decl *decl)
         return read_core_extern(d, &decl->ext);
     default:
         d->r.p--;
-        return kc_error(d, "invalid module type declarator 0x%02x",
-                        decl->kind);
+        return kc_error(d, "invalid module type declarator 0x%02x", decl->kind);
     }
 }
 
@@ -562,8 +560,7 @@ kc_read_core_type(kc_decoder *d, kc_core_type **out)
     }
     if (op != 0x50) {
         d->r.p--;
-        if (op == 0x4e || op == 0x4f || op == 0x00 || op == 0x5f ||
-            op == 0x5e)
+        if (op == 0x4e || op == 0x4f || op == 0x00 || op == 0x5f || op == 0x5e)
             return kb_diag(d->diag, KUMO_EUNSUPPORTED, kb_offset(&d->r),
                            "GC core types are not supported");
         return kc_error(d, "invalid core type 0x%02x", op);

@@ -168,8 +168,7 @@ find_instance_export(resolver *rs, kc_ref inst, kc_str name, kc_sort sort,
             }
             return false;
         }
-        const kc_body *cb =
-            find_component(rs, (kc_ref){inst.b, in->target});
+        const kc_body *cb = find_component(rs, (kc_ref){inst.b, in->target});
         return cb && body_export(cb, name, sort, out);
     }
     kc_ref t;
@@ -236,13 +235,13 @@ typedef struct printer {
 } printer;
 
 static const char *const keywords[] = {
-    "as",     "async",   "bool",     "borrow",  "char",   "constructor",
-    "enum",   "export",  "f32",      "f64",     "flags",  "from",
-    "func",   "future",  "import",   "include", "interface", "list",
-    "map",    "option",  "own",      "package", "record", "resource",
-    "result", "s16",     "s32",      "s64",     "s8",     "static",
-    "stream", "string",  "tuple",    "type",    "u16",    "u32",
-    "u64",    "u8",      "use",      "variant", "with",   "world",
+    "as",     "async",  "bool",   "borrow",  "char",      "constructor",
+    "enum",   "export", "f32",    "f64",     "flags",     "from",
+    "func",   "future", "import", "include", "interface", "list",
+    "map",    "option", "own",    "package", "record",    "resource",
+    "result", "s16",    "s32",    "s64",     "s8",        "static",
+    "stream", "string", "tuple",  "type",    "u16",       "u32",
+    "u64",    "u8",     "use",    "variant", "with",      "world",
 };
 
 static void
@@ -549,8 +548,7 @@ print_item(printer *p, const char *dir, const kc_name *n, uint8_t kind,
 
 /* A world-level type import: `type name = T;` or `resource name;`. */
 static void
-print_type_item(printer *p, const kc_body *b, const kc_import *im,
-                uint32_t idx)
+print_type_item(printer *p, const kc_body *b, const kc_import *im, uint32_t idx)
 {
     fputs("  ", p->out);
     kc_str name = {0};
@@ -604,8 +602,8 @@ kumo_component_print_wit(const kumo_component *c, FILE *out)
         /* Values, components and core modules have no WIT form. */
         if (e->sort != KC_FUNC && e->sort != KC_INSTANCE)
             continue;
-        uint8_t kind = e->sort == KC_FUNC ? KUMO_COMPONENT_FUNC
-                                          : KUMO_COMPONENT_INSTANCE;
+        uint8_t kind =
+            e->sort == KC_FUNC ? KUMO_COMPONENT_FUNC : KUMO_COMPONENT_INSTANCE;
         print_item(&p, "export", &e->name, kind, (kc_ref){b, e->idx});
     }
     fputs("}\n", out);

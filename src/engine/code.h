@@ -22,13 +22,20 @@ typedef enum ke_op {
 #define KE_OP(name, fmt) KE_OP_##name,
 #define KE_NUM(name, prefix, opcode, nargs, in, out) KE_OP_##name,
 #define KE_MEM(name, opcode, align, type, is_store) KE_OP_##name,
+#define KE_NUMI(name, base) KE_OP_##name,
+#define KE_BRC(name, cmp) KE_OP_##name,
+#define KE_BRCI(name, cmp) KE_OP_##name,
 #include "ops.def"
     KE_OP_COUNT_
 } ke_op;
 
 typedef struct ke_code {
-    uint32_t *words; /* owned */
+    uint32_t *words; /* owned; the code as opcode words (ops.def) */
     uint32_t nwords;
+    /* What the interpreter runs: words with each opcode word replaced by
+     * its handler's offset (direct threading, see ke_code_thread); not
+     * separately owned (compile.c keeps it in the words allocation). */
+    const uint32_t *run;
     uint32_t nparams, nresults;
     uint32_t nlocals;    /* declared locals, excluding params */
     uint32_t frame_size; /* cells the frame needs, params to deepest
@@ -39,6 +46,12 @@ typedef struct ke_code {
 const char *ke_op_format(ke_op op);
 /* Name of op, e.g. "I32_ADD". */
 const char *ke_op_name(ke_op op);
+
+/* Fill dst (c->nwords words) with the threaded form of c->words and set
+ * c->run = dst (compile.c; c must pass ke_code_check). */
+void ke_code_thread(ke_code *c, uint32_t *dst);
+/* The handler offsets by opcode, for ke_code_thread (interp.c). */
+const int32_t *ke_interp_handlers(void);
 
 /* Debug listing of c, one instruction per line (compile.c). */
 void ke_code_dump(const ke_code *c, FILE *out);

@@ -43,6 +43,33 @@ typedef struct ctrl {
     uint32_t else_patch; /* if: the BR_UNLESS target word, or KE_NONE */
 } ctrl;
 
+/* Where the value of an operand-stack entry is. Entries start as V_SLOT,
+ * the value in the entry's own slot (base + height). `local.get` and the
+ * constants push pending entries instead: the value is local `local`'s
+ * slot, or the constant `bits`, and nothing is emitted until a consumer
+ * needs it (operand folding). A pending entry is materialised into its own
+ * slot before anything could change what it stands for: before its local
+ * is written, and at every block boundary (so layouts agree where control
+ * flow merges). Entries below the innermost block's height are always
+ * V_SLOT. */
+enum { V_SLOT, V_LOCAL, V_CONST };
+
+typedef struct vinfo {
+    uint8_t kind;
+    bool wide; /* V_CONST: 64-bit constant */
+    uint32_t local;
+    uint64_t bits;
+} vinfo;
+
+/* A branch condition: the i32 in slot a (cmp == 0; neg inverts it), or
+ * the integer comparison cmp (a KE_NUM compare opcode) of slot a with
+ * slot b, or with immediate b when imm. */
+typedef struct cond {
+    uint16_t cmp;
+    bool imm, neg;
+    uint32_t a, b;
+} cond;
+
 typedef struct comp {
     kumo_module *m;
     kumo_diag *diag;
@@ -61,6 +88,16 @@ typedef struct comp {
     uint32_t ncode, capcode;
     uint32_t *tramp; /* br_table: trampoline address per depth */
     uint32_t captramp;
+
+    vinfo *vi; /* per operand-stack entry, parallel to vals */
+    uint32_t capvi;
+    uint32_t *lrefs;  /* per local: pending V_LOCAL entries naming it */
+    uint32_t pend_lo; /* entries below this height are all V_SLOT */
+    /* The last instruction emitted for the wasm instruction numbered
+     * last_seq, if it wrote its result to the canonical slot of height
+     * last_h: local.set may retarget it, br_if/if may fuse with it. */
+    uint32_t seq, last_seq, last_pc, last_end, last_h;
+    uint16_t last_op;
 } comp;
 
 /* A decoded instruction. op is the opcode byte, or 0x100 | sub-opcode for
@@ -104,32 +141,61 @@ static const meminfo mem_ops[256] = {
 #include "ops.def"
 };
 
-static const char *const op_formats[KE_OP_COUNT_] = {
-#define KE_OP(name, fmt) [KE_OP_##name] = fmt,
-#define KE_NUM(name, prefix, opcode, nargs, in, out)                           \
-    [KE_OP_##name] = (nargs) == 1 ? "SS" : "SSS",
-#define KE_MEM(name, opcode, align, type, is_store) [KE_OP_##name] = "SSI",
+/* Folding tables (0: none; opcode 0 is UNREACHABLE, never a candidate):
+ * the immediate form of a binary op, the op an immediate form is of, and
+ * the fused branches of a comparison. */
+static const uint16_t imm_form[KE_OP_COUNT_] = {
+#define KE_NUMI(name, base) [KE_OP_##base] = KE_OP_##name,
 #include "ops.def"
 };
 
-static const char *const op_names[KE_OP_COUNT_] = {
-#define KE_OP(name, fmt) [KE_OP_##name] = #name,
-#define KE_NUM(name, prefix, opcode, nargs, in, out) [KE_OP_##name] = #name,
-#define KE_MEM(name, opcode, align, type, is_store) [KE_OP_##name] = #name,
+static const uint16_t imm_base[KE_OP_COUNT_] = {
+#define KE_NUMI(name, base) [KE_OP_##name] = KE_OP_##base,
 #include "ops.def"
 };
 
-const char *
-ke_op_format(ke_op op)
-{
-    return (unsigned)op < KE_OP_COUNT_ ? op_formats[op] : NULL;
-}
+static const uint16_t brc_form[KE_OP_COUNT_] = {
+#define KE_BRC(name, cmp) [KE_OP_##cmp] = KE_OP_##name,
+#include "ops.def"
+};
 
-const char *
-ke_op_name(ke_op op)
-{
-    return (unsigned)op < KE_OP_COUNT_ ? op_names[op] : "?";
-}
+static const uint16_t brci_form[KE_OP_COUNT_] = {
+#define KE_BRCI(name, cmp) [KE_OP_##cmp] = KE_OP_##name,
+#include "ops.def"
+};
+
+/* Integer comparisons: the negation (!(a op b)) and the mirror
+ * ((a op b) == (b mirror a)). Commutative binary ops mirror to
+ * themselves. */
+#define CMP_PAIRS(W)                                                           \
+    [KE_OP_##W##_EQ] = KE_OP_##W##_NE, [KE_OP_##W##_NE] = KE_OP_##W##_EQ,      \
+    [KE_OP_##W##_LT_S] = KE_OP_##W##_GE_S,                                     \
+    [KE_OP_##W##_GE_S] = KE_OP_##W##_LT_S,                                     \
+    [KE_OP_##W##_LT_U] = KE_OP_##W##_GE_U,                                     \
+    [KE_OP_##W##_GE_U] = KE_OP_##W##_LT_U,                                     \
+    [KE_OP_##W##_GT_S] = KE_OP_##W##_LE_S,                                     \
+    [KE_OP_##W##_LE_S] = KE_OP_##W##_GT_S,                                     \
+    [KE_OP_##W##_GT_U] = KE_OP_##W##_LE_U,                                     \
+    [KE_OP_##W##_LE_U] = KE_OP_##W##_GT_U
+static const uint16_t cmp_negate[KE_OP_COUNT_] = {CMP_PAIRS(I32),
+                                                  CMP_PAIRS(I64)};
+#undef CMP_PAIRS
+
+#define MIRRORS(W)                                                             \
+    [KE_OP_##W##_EQ] = KE_OP_##W##_EQ, [KE_OP_##W##_NE] = KE_OP_##W##_NE,      \
+    [KE_OP_##W##_LT_S] = KE_OP_##W##_GT_S,                                     \
+    [KE_OP_##W##_GT_S] = KE_OP_##W##_LT_S,                                     \
+    [KE_OP_##W##_LT_U] = KE_OP_##W##_GT_U,                                     \
+    [KE_OP_##W##_GT_U] = KE_OP_##W##_LT_U,                                     \
+    [KE_OP_##W##_LE_S] = KE_OP_##W##_GE_S,                                     \
+    [KE_OP_##W##_GE_S] = KE_OP_##W##_LE_S,                                     \
+    [KE_OP_##W##_LE_U] = KE_OP_##W##_GE_U,                                     \
+    [KE_OP_##W##_GE_U] = KE_OP_##W##_LE_U,                                     \
+    [KE_OP_##W##_ADD] = KE_OP_##W##_ADD, [KE_OP_##W##_MUL] = KE_OP_##W##_MUL,  \
+    [KE_OP_##W##_AND] = KE_OP_##W##_AND, [KE_OP_##W##_OR] = KE_OP_##W##_OR,    \
+    [KE_OP_##W##_XOR] = KE_OP_##W##_XOR
+static const uint16_t op_mirror[KE_OP_COUNT_] = {MIRRORS(I32), MIRRORS(I64)};
+#undef MIRRORS
 
 /* ---- errors ---- */
 
@@ -449,6 +515,10 @@ push(comp *s, ke_valtype t)
     if (s->nvals == s->capvals &&
         kb_reserve((void **)&s->vals, &s->capvals, s->nvals + 1, 1))
         return oom(s);
+    if (s->nvals == s->capvi && kb_reserve((void **)&s->vi, &s->capvi,
+                                           s->nvals + 1, sizeof *s->vi))
+        return oom(s);
+    s->vi[s->nvals].kind = V_SLOT;
     s->vals[s->nvals++] = t;
     if (s->nvals > s->maxvals)
         s->maxvals = s->nvals;
@@ -466,11 +536,29 @@ pop(comp *s, ke_valtype expect, ke_valtype *out)
         t = T_UNKNOWN;
     } else {
         t = s->vals[--s->nvals];
+        if (s->vi[s->nvals].kind == V_LOCAL)
+            s->lrefs[s->vi[s->nvals].local]--;
     }
     if (expect != T_UNKNOWN && t != T_UNKNOWN && t != expect)
         return mismatch(s);
     if (out)
         *out = t;
+    return 0;
+}
+
+/* pop, also giving where the value is (V_SLOT for a polymorphic pop).
+ * The entry stays readable at s->vi[s->nvals] until the next push. */
+static int
+popv(comp *s, ke_valtype expect, ke_valtype *out, vinfo *v)
+{
+    uint32_t n = s->nvals;
+    int rc = pop(s, expect, out);
+    if (rc)
+        return rc;
+    if (s->nvals < n)
+        *v = s->vi[s->nvals];
+    else
+        v->kind = V_SLOT;
     return 0;
 }
 
@@ -500,6 +588,9 @@ static void
 set_unreachable(comp *s)
 {
     ctrl *c = top_ctrl(s);
+    for (uint32_t h = c->height; h < s->nvals; h++)
+        if (s->vi[h].kind == V_LOCAL)
+            s->lrefs[s->vi[h].local]--;
     s->nvals = c->height;
     c->unreachable = true;
 }
@@ -592,6 +683,124 @@ emit(comp *s, uint32_t n, const uint32_t *w)
     emit((s), sizeof((uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t),            \
          (uint32_t[]){__VA_ARGS__})
 
+/* Record that the instruction just emitted at pc (opcode op) wrote its
+ * result to the canonical slot of height h (see comp.last_*). */
+static void
+mark_last(comp *s, uint32_t pc, uint16_t op, uint32_t h)
+{
+    if (!live(s))
+        return;
+    s->last_seq = s->seq;
+    s->last_pc = pc;
+    s->last_end = s->ncode;
+    s->last_op = op;
+    s->last_h = h;
+}
+
+/* Whether the previous wasm instruction's result, now the entry at
+ * height h, was written by the last emitted instruction. */
+static bool
+last_made(const comp *s, uint32_t h)
+{
+    return live((comp *)s) && s->last_seq + 1 == s->seq &&
+           s->last_end == s->ncode && s->last_h == h && s->last_pc != KE_NONE;
+}
+
+static int
+emit_const(comp *s, uint32_t dst, const vinfo *v)
+{
+    if (!v->wide)
+        return EMIT(s, KE_OP_CONST32, dst, (uint32_t)v->bits);
+    return EMIT(s, KE_OP_CONST64, dst, (uint32_t)v->bits,
+                (uint32_t)(v->bits >> 32));
+}
+
+/* Move the pending entry at height h into its own slot. */
+static int
+materialize(comp *s, uint32_t h)
+{
+    vinfo *v = &s->vi[h];
+    int rc = 0;
+    if (v->kind == V_LOCAL) {
+        s->lrefs[v->local]--;
+        rc = EMIT(s, KE_OP_COPY, slot(s, h), v->local);
+    } else if (v->kind == V_CONST) {
+        rc = emit_const(s, slot(s, h), v);
+    }
+    v->kind = V_SLOT;
+    return rc;
+}
+
+/* Materialise every pending entry. */
+static int
+flush_all(comp *s)
+{
+    for (uint32_t h = s->pend_lo; h < s->nvals; h++) {
+        int rc = materialize(s, h);
+        if (rc)
+            return rc;
+    }
+    s->pend_lo = s->nvals;
+    return 0;
+}
+
+/* Materialise the top n entries of the current frame (fewer when the
+ * frame holds fewer: validation then fails or the stack is polymorphic). */
+static int
+flush_top(comp *s, uint32_t n)
+{
+    uint32_t lo = top_ctrl(s)->height;
+    if (s->nvals - lo > n)
+        lo = s->nvals - n;
+    for (uint32_t h = lo; h < s->nvals; h++) {
+        int rc = materialize(s, h);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Before local x is written: materialise the entries that read it. */
+static int
+flush_local(comp *s, uint32_t x)
+{
+    for (uint32_t h = s->nvals; s->lrefs[x] > 0 && h-- > 0;) {
+        if (s->vi[h].kind == V_LOCAL && s->vi[h].local == x) {
+            int rc = materialize(s, h);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Push a pending entry (plain push in dead code). */
+static int
+push_pending(comp *s, ke_valtype t, const vinfo *v)
+{
+    int rc = push(s, t);
+    if (rc || !live(s))
+        return rc;
+    uint32_t h = s->nvals - 1;
+    s->vi[h] = *v;
+    if (v->kind == V_LOCAL)
+        s->lrefs[v->local]++;
+    if (h < s->pend_lo)
+        s->pend_lo = h;
+    return 0;
+}
+
+/* The slot to read the popped entry v (formerly at height h) from; a
+ * constant is emitted into the entry's own slot first. */
+static int
+src_slot(comp *s, const vinfo *v, uint32_t h, uint32_t *out)
+{
+    *out = v->kind == V_LOCAL ? v->local : slot(s, h);
+    if (v->kind == V_CONST)
+        return emit_const(s, slot(s, h), v);
+    return 0;
+}
+
 static void
 add_patch(comp *s, ctrl *c, uint32_t pos)
 {
@@ -609,17 +818,68 @@ resolve(comp *s, uint32_t head, uint32_t target)
     }
 }
 
+/* Move the entries at heights [top - n, top) to slots [dst, dst + n).
+ * The compiler's view of the entries is unchanged (this may be on one
+ * path only). Sources are locals, constants or slots at or above their
+ * destination, so ascending order is safe, except for a local inside the
+ * destination range (the function's results at fp[0..)): then everything
+ * goes through the entries' own slots first. */
 static int
-emit_copies(comp *s, uint32_t dst, uint32_t src, uint32_t n)
+emit_moves(comp *s, uint32_t dst, uint32_t top, uint32_t n)
 {
-    if (dst == src)
-        return 0;
+    bool hazard = false;
+    int rc;
     for (uint32_t i = 0; i < n; i++) {
-        int rc = EMIT(s, KE_OP_COPY, dst + i, src + i);
+        const vinfo *v = &s->vi[top - n + i];
+        if (v->kind == V_LOCAL && v->local >= dst && v->local < dst + n &&
+            v->local != dst + i)
+            hazard = true;
+    }
+    for (uint32_t i = 0; hazard && i < n; i++) {
+        const vinfo *v = &s->vi[top - n + i];
+        uint32_t own = slot(s, top - n + i);
+        if (v->kind == V_LOCAL)
+            rc = EMIT(s, KE_OP_COPY, own, v->local);
+        else if (v->kind == V_CONST)
+            rc = emit_const(s, own, v);
+        else
+            rc = 0;
+        if (rc)
+            return rc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const vinfo *v = &s->vi[top - n + i];
+        uint32_t src = slot(s, top - n + i);
+        if (!hazard && v->kind == V_CONST)
+            rc = emit_const(s, dst + i, v);
+        else if (!hazard && v->kind == V_LOCAL)
+            rc = dst + i == v->local ? 0 : EMIT(s, KE_OP_COPY, dst + i, v->local);
+        else
+            rc = dst + i == src ? 0 : EMIT(s, KE_OP_COPY, dst + i, src);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+/* An unconditional return whose single result, the entry at height h,
+ * was just computed: make that instruction write fp[0] directly. */
+static bool
+retarget_result(comp *s, uint32_t n, uint32_t h)
+{
+    if (n != 1 || s->vi[h].kind != V_SLOT || !last_made(s, h))
+        return false;
+    s->code[s->last_pc + 1] = 0;
+    s->last_pc = KE_NONE;
+    return true;
+}
+
+/* Whether the current frame holds at least n entries below top (else the
+ * branch is invalid and validation reports it). */
+static bool
+have_vals(comp *s, uint32_t top, uint32_t n)
+{
+    return top - top_ctrl(s)->height >= n;
 }
 
 /* Where frame c's label values must be: the function's results go to
@@ -633,10 +893,19 @@ label_slot(const comp *s, const ctrl *c)
 /* Whether a branch to c with values ending at height `top` needs more
  * than a bare jump. */
 static bool
-needs_moves(const comp *s, const ctrl *c, uint32_t top)
+needs_moves(comp *s, const ctrl *c, uint32_t top)
 {
     uint32_t n = label_arity(c);
-    return c->kind == K_FUNC || (n > 0 && label_slot(s, c) != slot(s, top - n));
+    if (c->kind == K_FUNC)
+        return true;
+    if (n == 0 || !have_vals(s, top, n))
+        return false;
+    if (label_slot(s, c) != slot(s, top - n))
+        return true;
+    for (uint32_t h = top - n; h < top; h++)
+        if (s->vi[h].kind != V_SLOT)
+            return true;
+    return false;
 }
 
 /* Emit a jump to the label of frame c (live code only). */
@@ -659,10 +928,65 @@ static int
 emit_branch(comp *s, ctrl *c, uint32_t top)
 {
     uint32_t n = label_arity(c);
-    int rc = emit_copies(s, label_slot(s, c), slot(s, top - n), n);
-    if (rc)
+    int rc;
+    if (!have_vals(s, top, n))
+        return 0;
+    if ((rc = emit_moves(s, label_slot(s, c), top, n)))
         return rc;
     return emit_jump(s, c);
+}
+
+/* ---- conditions ---- */
+
+/* The branch condition for the popped i32 entry v (formerly at height
+ * h). When the previous instruction computed it with an integer
+ * comparison or eqz, that instruction is taken back and its operands
+ * become the condition (fused compare-and-branch). */
+static int
+get_cond(comp *s, const vinfo *v, uint32_t h, cond *k)
+{
+    memset(k, 0, sizeof *k);
+    if (v->kind == V_SLOT && last_made(s, h)) {
+        const uint32_t *w = s->code + s->last_pc;
+        uint16_t op = s->last_op, base = imm_base[op];
+        bool fused = true;
+        if (op == KE_OP_I32_EQZ) {
+            k->a = w[2];
+            k->neg = true;
+        } else if (op == KE_OP_I64_EQZ) {
+            k->cmp = KE_OP_I64_EQ;
+            k->imm = true;
+            k->a = w[2];
+        } else if (brc_form[op]) {
+            k->cmp = op;
+            k->a = w[2];
+            k->b = w[3];
+        } else if (base && brci_form[base]) {
+            k->cmp = base;
+            k->imm = true;
+            k->a = w[2];
+            k->b = w[3];
+        } else {
+            fused = false;
+        }
+        if (fused) {
+            s->ncode = s->last_pc;
+            s->last_pc = KE_NONE;
+            return 0;
+        }
+    }
+    return src_slot(s, v, h, &k->a);
+}
+
+/* Branch to target when k holds (when it does not, with negate). */
+static int
+emit_cond_br(comp *s, const cond *k, bool negate, uint32_t target)
+{
+    if (!k->cmp)
+        return EMIT(s, k->neg == negate ? KE_OP_BR_IF : KE_OP_BR_UNLESS, k->a,
+                    target);
+    uint16_t op = negate ? cmp_negate[k->cmp] : k->cmp;
+    return EMIT(s, k->imm ? brci_form[op] : brc_form[op], k->a, k->b, target);
 }
 
 /* ---- control instructions ---- */
@@ -671,19 +995,25 @@ static int
 op_block(comp *s, const instr *in)
 {
     blocktype bt;
+    cond k;
+    vinfo v;
     int rc;
     if ((rc = get_blocktype(s, in, &bt)))
         return rc;
     if (in->op == 0x04) {
-        if ((rc = pop(s, KUMO_I32, NULL)))
+        if ((rc = popv(s, KUMO_I32, NULL, &v)))
+            return rc;
+        if (live(s) && (rc = get_cond(s, &v, s->nvals, &k)))
             return rc;
     }
+    /* Canonical layout at the boundary (the condition's operands are
+     * locals, immediates or slots above everything flushed). */
+    if (live(s) && (rc = flush_all(s)))
+        return rc;
     if ((rc = pop_n(s, bt.nparams, bt.params)))
         return rc;
     if (in->op == 0x04 && live(s)) {
-        /* The condition sat just above the params. */
-        uint32_t cond = slot(s, s->nvals + bt.nparams);
-        if ((rc = EMIT(s, KE_OP_BR_UNLESS, cond, KE_NONE)))
+        if ((rc = emit_cond_br(s, &k, true, KE_NONE)))
             return rc;
         if ((rc = push_ctrl(s, K_IF, &bt)))
             return rc;
@@ -716,6 +1046,8 @@ op_else(comp *s)
     int rc;
     if (c->kind != K_IF)
         return kb_diag(s->diag, KUMO_EMALFORMED, s->at, "END opcode expected");
+    if (live(s) && (rc = flush_top(s, c->nresults)))
+        return rc;
     if ((rc = check_frame_end(s, c)))
         return rc;
     if (live(s) && (rc = emit_jump(s, c)))
@@ -732,6 +1064,8 @@ op_end(comp *s, bool *done)
 {
     ctrl *c = top_ctrl(s);
     int rc;
+    if (c->kind != K_FUNC && live(s) && (rc = flush_top(s, c->nresults)))
+        return rc;
     if ((rc = check_frame_end(s, c)))
         return rc;
     if (c->kind == K_IF) {
@@ -743,7 +1077,10 @@ op_end(comp *s, bool *done)
     }
     if (c->kind == K_FUNC) {
         if (live(s)) {
-            if ((rc = emit_copies(s, 0, slot(s, c->height), c->nresults)))
+            /* The popped entries are still readable in s->vi. */
+            if (!retarget_result(s, c->nresults, c->height) &&
+                (rc = emit_moves(s, 0, c->height + c->nresults,
+                                 c->nresults)))
                 return rc;
             if ((rc = EMIT(s, KE_OP_RETURN)))
                 return rc;
@@ -787,32 +1124,45 @@ static int
 op_br_if(comp *s, const instr *in)
 {
     ctrl *c = NULL;
+    cond k;
+    vinfo v;
     int rc;
     if ((rc = get_label(s, in->x, &c)))
         return rc;
-    if ((rc = pop(s, KUMO_I32, NULL)))
+    if ((rc = popv(s, KUMO_I32, NULL, &v)))
         return rc;
     if (live(s)) {
-        uint32_t top = s->nvals, cond = slot(s, top);
+        uint32_t top = s->nvals;
+        if ((rc = get_cond(s, &v, top, &k)))
+            return rc;
         if (needs_moves(s, c, top)) {
-            if ((rc = EMIT(s, KE_OP_BR_UNLESS, cond, KE_NONE)))
+            if ((rc = emit_cond_br(s, &k, true, KE_NONE)))
                 return rc;
             uint32_t skip = s->ncode - 1;
             if ((rc = emit_branch(s, c, top)))
                 return rc;
             s->code[skip] = s->ncode;
         } else if (c->kind == K_LOOP) {
-            if ((rc = EMIT(s, KE_OP_BR_IF, cond, c->target)))
+            if ((rc = emit_cond_br(s, &k, false, c->target)))
                 return rc;
         } else {
-            if ((rc = EMIT(s, KE_OP_BR_IF, cond, KE_NONE)))
+            if ((rc = emit_cond_br(s, &k, false, KE_NONE)))
                 return rc;
             add_patch(s, c, s->ncode - 1);
         }
     }
-    if ((rc = pop_n(s, label_arity(c), label_types(c))))
+    /* Check the label's types; in live code the entries stay as they are
+     * (pending ones included). */
+    uint32_t n = label_arity(c), saved = s->nvals;
+    if ((rc = pop_n(s, n, label_types(c))))
         return rc;
-    return push_n(s, label_arity(c), label_types(c));
+    if (!live(s))
+        return push_n(s, n, label_types(c));
+    for (uint32_t h = s->nvals; h < saved; h++)
+        if (s->vi[h].kind == V_LOCAL)
+            s->lrefs[s->vi[h].local]++;
+    s->nvals = saved;
+    return 0;
 }
 
 static int
@@ -887,7 +1237,7 @@ check_br_table(comp *s, const instr *in)
 /* BR_TABLE idx n t0 .. tn; targets needing value moves go through a
  * trampoline emitted after the table (one per distinct depth). */
 static int
-emit_br_table(comp *s, const instr *in, uint32_t top)
+emit_br_table(comp *s, const instr *in, uint32_t top, uint32_t idx)
 {
     uint32_t n = in->ntargets, tpos, depth = 0;
     kb_reader lr = s->r;
@@ -901,7 +1251,7 @@ emit_br_table(comp *s, const instr *in, uint32_t top)
         for (uint32_t i = old; i < s->captramp; i++)
             s->tramp[i] = KE_NONE;
     }
-    if ((rc = EMIT(s, KE_OP_BR_TABLE, slot(s, top), n)))
+    if ((rc = EMIT(s, KE_OP_BR_TABLE, idx, n)))
         return rc;
     tpos = s->ncode;
     for (uint64_t i = 0; i <= n; i++)
@@ -938,18 +1288,23 @@ emit_br_table(comp *s, const instr *in, uint32_t top)
 static int
 op_br_table(comp *s, const instr *in)
 {
+    uint32_t idx = 0;
+    vinfo v;
     int rc;
-    if ((rc = pop(s, KUMO_I32, NULL)))
+    if ((rc = popv(s, KUMO_I32, NULL, &v)))
         return rc;
     uint32_t top = s->nvals;
     bool was_live = live(s);
+    if (was_live &&
+        ((rc = src_slot(s, &v, top, &idx)) || (rc = flush_all(s))))
+        return rc;
     if ((rc = check_br_table(s, in)))
         return rc;
     if (!was_live)
         return 0;
     /* check_br_table made the frame unreachable; emit as if still live. */
     top_ctrl(s)->unreachable = false;
-    rc = emit_br_table(s, in, top);
+    rc = emit_br_table(s, in, top, idx);
     top_ctrl(s)->unreachable = true;
     return rc;
 }
@@ -959,7 +1314,14 @@ op_return(comp *s)
 {
     ctrl *f = &s->ctrls[0];
     int rc;
-    if (live(s) && (rc = emit_branch(s, f, s->nvals)))
+    if (live(s) && f->nresults == 1 && s->nvals > top_ctrl(s)->height &&
+        retarget_result(s, 1, s->nvals - 1))
+        rc = EMIT(s, KE_OP_RETURN);
+    else if (live(s))
+        rc = emit_branch(s, f, s->nvals);
+    else
+        rc = 0;
+    if (rc)
         return rc;
     if ((rc = pop_n(s, f->nresults, f->results)))
         return rc;
@@ -968,16 +1330,20 @@ op_return(comp *s)
 }
 
 static int
-do_call(comp *s, const ke_functype *ft, uint32_t op, uint32_t a, uint32_t b)
+do_call(comp *s, const ke_functype *ft, uint32_t op, uint32_t a, uint32_t b,
+        uint32_t idx)
 {
     int rc;
+    /* The arguments become the callee's frame: into their own slots. */
+    if (live(s) && (rc = flush_top(s, ft->nparams)))
+        return rc;
     if ((rc = pop_n(s, ft->nparams, ft->types)))
         return rc;
     uint32_t base = slot(s, s->nvals);
     if (op == KE_OP_CALL)
         rc = EMIT(s, KE_OP_CALL, a, base);
-    else /* the index sat above the arguments */
-        rc = EMIT(s, KE_OP_CALL_INDIRECT, a, b, base + ft->nparams, base);
+    else
+        rc = EMIT(s, KE_OP_CALL_INDIRECT, a, b, idx, base);
     if (rc)
         return rc;
     return push_n(s, ft->nresults, ft->types + ft->nparams);
@@ -991,7 +1357,7 @@ op_call(comp *s, const instr *in)
     if (in->op == 0x10) {
         if (in->x >= m->nfuncs)
             return fail(s, "unknown function %u", in->x);
-        return do_call(s, ke_func_type(m, in->x), KE_OP_CALL, in->x, 0);
+        return do_call(s, ke_func_type(m, in->x), KE_OP_CALL, in->x, 0, 0);
     }
     /* call_indirect type table */
     if (in->y >= m->ntables)
@@ -1000,9 +1366,13 @@ op_call(comp *s, const instr *in)
         return fail(s, "unknown type %u", in->x);
     if (m->tables[in->y].elem != KUMO_FUNCREF)
         return mismatch(s);
-    if ((rc = pop(s, KUMO_I32, NULL)))
+    vinfo v;
+    uint32_t idx = 0;
+    if ((rc = popv(s, KUMO_I32, NULL, &v)) ||
+        (rc = src_slot(s, &v, s->nvals, &idx)))
         return rc;
-    return do_call(s, &m->types[in->x], KE_OP_CALL_INDIRECT, in->x, in->y);
+    return do_call(s, &m->types[in->x], KE_OP_CALL_INDIRECT, in->x, in->y,
+                   idx);
 }
 
 /* ---- parametric, variable, reference instructions ---- */
@@ -1018,6 +1388,8 @@ static int
 op_select(comp *s, const instr *in)
 {
     ke_valtype t1 = T_UNKNOWN, t2 = T_UNKNOWN, t = T_UNKNOWN;
+    vinfo va, vb, vc;
+    uint32_t sa = 0, sb = 0, sc = 0;
     int rc;
     uint32_t h = s->nvals;
     if (in->op == 0x1c) {
@@ -1025,8 +1397,8 @@ op_select(comp *s, const instr *in)
             return fail(s, "invalid result arity");
         t = in->t;
     }
-    if ((rc = pop(s, KUMO_I32, NULL)) || (rc = pop(s, t, &t1)) ||
-        (rc = pop(s, t, &t2)))
+    if ((rc = popv(s, KUMO_I32, NULL, &vc)) || (rc = popv(s, t, &t1, &vb)) ||
+        (rc = popv(s, t, &t2, &va)))
         return rc;
     if (in->op == 0x1b) {
         if (!is_num(t1) || !is_num(t2))
@@ -1035,9 +1407,14 @@ op_select(comp *s, const instr *in)
             return mismatch(s);
         t = t1 == T_UNKNOWN ? t2 : t1;
     }
-    if ((rc = EMIT(s, KE_OP_SELECT, slot(s, h - 3), slot(s, h - 3),
-                   slot(s, h - 2), slot(s, h - 1))))
+    if ((rc = src_slot(s, &va, h - 3, &sa)) ||
+        (rc = src_slot(s, &vb, h - 2, &sb)) ||
+        (rc = src_slot(s, &vc, h - 1, &sc)))
         return rc;
+    uint32_t pc = s->ncode;
+    if ((rc = EMIT(s, KE_OP_SELECT, slot(s, h - 3), sa, sb, sc)))
+        return rc;
+    mark_last(s, pc, KE_OP_SELECT, h - 3);
     return push(s, t);
 }
 
@@ -1048,23 +1425,36 @@ op_local(comp *s, const instr *in)
     if (in->x >= s->nltypes)
         return fail(s, "unknown local %u", in->x);
     ke_valtype t = s->ltypes[in->x];
-    uint32_t h = s->nvals;
-    switch (in->op) {
-    case 0x20: /* local.get */
-        if ((rc = EMIT(s, KE_OP_COPY, slot(s, h), in->x)))
+    uint32_t x = in->x, h = s->nvals;
+    vinfo v = {V_LOCAL, false, x, 0};
+    if (in->op == 0x20) /* local.get: a pending read of x */
+        return push_pending(s, t, &v);
+    /* local.set / local.tee */
+    if ((rc = popv(s, t, NULL, &v)))
+        return rc;
+    if (live(s) && !(v.kind == V_LOCAL && v.local == x)) {
+        if ((rc = flush_local(s, x)))
             return rc;
-        return push(s, t);
-    case 0x21: /* local.set */
-        if ((rc = pop(s, t, NULL)))
+        if (v.kind == V_SLOT && last_made(s, h - 1)) {
+            /* The previous instruction writes x directly. */
+            s->code[s->last_pc + 1] = x;
+            s->last_pc = KE_NONE;
+        } else if (v.kind == V_CONST) {
+            rc = emit_const(s, x, &v);
+        } else {
+            rc = EMIT(s, KE_OP_COPY, x,
+                      v.kind == V_LOCAL ? v.local : slot(s, h - 1));
+        }
+        if (rc)
             return rc;
-        return EMIT(s, KE_OP_COPY, in->x, slot(s, h - 1));
-    default: /* local.tee */
-        if ((rc = pop(s, t, NULL)))
-            return rc;
-        if ((rc = EMIT(s, KE_OP_COPY, in->x, slot(s, h - 1))))
-            return rc;
-        return push(s, t);
     }
+    if (in->op == 0x21)
+        return 0;
+    if (v.kind != V_CONST) {
+        v.kind = V_LOCAL;
+        v.local = x;
+    }
+    return push_pending(s, t, &v);
 }
 
 static int
@@ -1075,17 +1465,21 @@ op_global(comp *s, const instr *in)
     if (in->x >= m->nglobals)
         return fail(s, "unknown global %u", in->x);
     const ke_globaltype *g = &m->globals[in->x].type;
-    uint32_t h = s->nvals;
+    uint32_t h = s->nvals, src = 0;
+    vinfo v;
     if (in->op == 0x23) {
+        uint32_t pc = s->ncode;
         if ((rc = EMIT(s, KE_OP_GLOBAL_GET, slot(s, h), in->x)))
             return rc;
+        mark_last(s, pc, KE_OP_GLOBAL_GET, h);
         return push(s, g->type);
     }
     if (!g->mutable_)
         return fail(s, "global is immutable");
-    if ((rc = pop(s, g->type, NULL)))
+    if ((rc = popv(s, g->type, NULL, &v)) ||
+        (rc = src_slot(s, &v, h - 1, &src)))
         return rc;
-    return EMIT(s, KE_OP_GLOBAL_SET, in->x, slot(s, h - 1));
+    return EMIT(s, KE_OP_GLOBAL_SET, in->x, src);
 }
 
 static int
@@ -1101,6 +1495,8 @@ op_ref(comp *s, const instr *in)
             return rc;
         return push(s, in->t);
     case 0xd1: /* ref.is_null */
+        if (live(s) && (rc = flush_top(s, 1)))
+            return rc;
         if ((rc = pop(s, T_UNKNOWN, &t)))
             return rc;
         if (t != T_UNKNOWN && t != KUMO_FUNCREF && t != KUMO_EXTERNREF)
@@ -1133,38 +1529,82 @@ static int
 op_load_store(comp *s, const instr *in)
 {
     const meminfo *mi = &mem_ops[in->op];
-    uint32_t h = s->nvals;
+    uint32_t h = s->nvals, sa = 0, sv = 0;
+    vinfo va, vv;
     int rc;
     if ((rc = need_memory(s)))
         return rc;
     if (in->x > mi->align)
         return fail(s, "alignment must not be larger than natural");
     if (mi->is_store) {
-        if ((rc = pop(s, mi->type, NULL)) || (rc = pop(s, KUMO_I32, NULL)))
+        if ((rc = popv(s, mi->type, NULL, &vv)) ||
+            (rc = popv(s, KUMO_I32, NULL, &va)) ||
+            (rc = src_slot(s, &va, h - 2, &sa)) ||
+            (rc = src_slot(s, &vv, h - 1, &sv)))
             return rc;
-        return EMIT(s, mi->op, slot(s, h - 2), slot(s, h - 1), in->y);
+        return EMIT(s, mi->op, sa, sv, in->y);
     }
-    if ((rc = pop(s, KUMO_I32, NULL)))
+    if ((rc = popv(s, KUMO_I32, NULL, &va)) ||
+        (rc = src_slot(s, &va, h - 1, &sa)))
         return rc;
-    if ((rc = EMIT(s, mi->op, slot(s, h - 1), slot(s, h - 1), in->y)))
+    uint32_t pc = s->ncode;
+    if ((rc = EMIT(s, mi->op, slot(s, h - 1), sa, in->y)))
         return rc;
+    mark_last(s, pc, mi->op, h - 1);
     return push(s, mi->type);
+}
+
+/* Whether constant v can be the immediate of a form of op. */
+static bool
+imm_fits(const vinfo *v, uint16_t op)
+{
+    return v->kind == V_CONST && op && imm_form[op] &&
+           (!v->wide || (uint64_t)(int64_t)(int32_t)v->bits == v->bits);
 }
 
 static int
 op_numeric(comp *s, const numinfo *ni)
 {
-    uint32_t h = s->nvals;
+    uint32_t h = s->nvals, sa = 0, sb = 0, pc;
+    uint16_t op = ni->op;
+    vinfo va, vb;
     int rc;
-    for (unsigned i = 0; i < ni->nargs; i++)
-        if ((rc = pop(s, ni->in, NULL)))
+    if (ni->nargs == 1) {
+        if ((rc = popv(s, ni->in, NULL, &va)) ||
+            (rc = src_slot(s, &va, h - 1, &sa)))
             return rc;
-    if (ni->nargs == 1)
-        rc = EMIT(s, ni->op, slot(s, h - 1), slot(s, h - 1));
-    else
-        rc = EMIT(s, ni->op, slot(s, h - 2), slot(s, h - 2), slot(s, h - 1));
+        pc = s->ncode;
+        if ((rc = EMIT(s, op, slot(s, h - 1), sa)))
+            return rc;
+        mark_last(s, pc, op, h - 1);
+        return push(s, ni->out);
+    }
+    if ((rc = popv(s, ni->in, NULL, &vb)) || (rc = popv(s, ni->in, NULL, &va)))
+        return rc;
+    if (imm_fits(&va, op_mirror[op]) && vb.kind != V_CONST) {
+        /* constant on the left: swap the operands */
+        vinfo t = va;
+        va = vb;
+        vb = t;
+        op = op_mirror[op];
+        if ((rc = src_slot(s, &va, h - 1, &sa)))
+            return rc;
+    } else if ((rc = src_slot(s, &va, h - 2, &sa))) {
+        return rc;
+    }
+    pc = s->ncode;
+    if (imm_fits(&vb, op)) {
+        op = imm_form[op];
+        rc = EMIT(s, op, slot(s, h - 2), sa, (uint32_t)vb.bits);
+    } else {
+        if ((rc = src_slot(s, &vb, h - 1, &sb)))
+            return rc;
+        pc = s->ncode;
+        rc = EMIT(s, op, slot(s, h - 2), sa, sb);
+    }
     if (rc)
         return rc;
+    mark_last(s, pc, op, h - 2);
     return push(s, ni->out);
 }
 
@@ -1172,16 +1612,8 @@ static int
 op_const(comp *s, const instr *in)
 {
     static const ke_valtype types[4] = {KUMO_I32, KUMO_I64, KUMO_F32, KUMO_F64};
-    uint32_t h = s->nvals;
-    int rc;
-    if (in->op == 0x41 || in->op == 0x43)
-        rc = EMIT(s, KE_OP_CONST32, slot(s, h), (uint32_t)in->bits);
-    else
-        rc = EMIT(s, KE_OP_CONST64, slot(s, h), (uint32_t)in->bits,
-                  (uint32_t)(in->bits >> 32));
-    if (rc)
-        return rc;
-    return push(s, types[in->op - 0x41]);
+    vinfo v = {V_CONST, in->op == 0x42 || in->op == 0x44, 0, in->bits};
+    return push_pending(s, types[in->op - 0x41], &v);
 }
 
 static int
@@ -1196,7 +1628,7 @@ op_memory(comp *s, const instr *in)
             return rc;
         return push(s, KUMO_I32);
     }
-    if ((rc = pop(s, KUMO_I32, NULL)))
+    if ((live(s) && (rc = flush_top(s, 1))) || (rc = pop(s, KUMO_I32, NULL)))
         return rc;
     if ((rc = EMIT(s, KE_OP_MEMORY_GROW, slot(s, h - 1), slot(s, h - 1))))
         return rc;
@@ -1208,6 +1640,8 @@ static int
 pop3_i32(comp *s)
 {
     int rc;
+    if (live(s) && (rc = flush_top(s, 3)))
+        return rc;
     for (int i = 0; i < 3; i++)
         if ((rc = pop(s, KUMO_I32, NULL)))
             return rc;
@@ -1290,6 +1724,8 @@ op_table(comp *s, const instr *in)
     uint32_t x = in->x, h = s->nvals;
     int rc;
     if ((rc = need_table(s, x)))
+        return rc;
+    if (live(s) && (rc = flush_top(s, 3)))
         return rc;
     ke_valtype et = s->m->tables[x].elem;
     switch (in->op) {
@@ -1413,8 +1849,10 @@ setup(comp *s, uint32_t fidx)
     s->nltypes = (uint32_t)n;
     s->base = s->nltypes;
     s->ltypes = kb_malloc(n ? n : 1);
-    if (!s->ltypes)
+    s->lrefs = kb_calloc(n ? n : 1, sizeof *s->lrefs);
+    if (!s->ltypes || !s->lrefs)
         return oom(s);
+    s->last_pc = KE_NONE;
     if (s->ft->nparams)
         memcpy(s->ltypes, s->ft->types, s->ft->nparams);
     if (fb->nlocals)
@@ -1437,6 +1875,7 @@ run(comp *s)
         if ((rc = read_instr(&s->r, s->m, &in)))
             return rc;
         s->at = in.at;
+        s->seq++;
         if ((rc = dispatch(s, &in, &done)))
             return rc;
     }
@@ -1452,15 +1891,21 @@ finish(comp *s, ke_code **out)
     if (fs > MAX_FRAME)
         return kb_diag(s->diag, KUMO_ELIMIT, s->at, "function too complex");
     ke_code *c = kb_calloc(1, sizeof *c);
-    if (!c)
+    /* One allocation: the opcode words, then their threaded copy. */
+    uint32_t *w = c ? kb_realloc(s->code, 2 * (size_t)s->ncode * sizeof *w)
+                    : NULL;
+    if (!w) {
+        kb_free(c);
         return oom(s);
-    c->words = s->code;
-    c->nwords = s->ncode;
+    }
     s->code = NULL;
+    c->words = w;
+    c->nwords = s->ncode;
     c->nparams = s->ft->nparams;
     c->nresults = s->ft->nresults;
     c->nlocals = s->nltypes - s->ft->nparams;
     c->frame_size = (uint32_t)fs;
+    ke_code_thread(c, w + c->nwords);
     *out = c;
     return 0;
 }
@@ -1492,129 +1937,13 @@ ke_compile_func(kumo_module *m, uint32_t fidx, kumo_diag *diag)
     fb->code = code;
 out:
     kb_free(s.ltypes);
+    kb_free(s.lrefs);
+    kb_free(s.vi);
     kb_free(s.vals);
     kb_free(s.ctrls);
     kb_free(s.code);
     kb_free(s.tramp);
     if (rc && diag)
         diag->func_index = fidx;
-    return rc;
-}
-
-/* ---- debugging and structural checks of the internal code ---- */
-
-/* Words of the instruction at c->words[pc] (0 when it does not fit). */
-static uint32_t
-instr_len(const ke_code *c, uint32_t pc)
-{
-    uint32_t op = c->words[pc];
-    if (op >= KE_OP_COUNT_)
-        return 0;
-    uint64_t n = 1;
-    for (const char *f = op_formats[op]; *f; f++)
-        n += *f == 'L' ? 2 : 1;
-    if (op == KE_OP_BR_TABLE) {
-        if (pc + 3 > c->nwords)
-            return 0;
-        n += (uint64_t)c->words[pc + 2] + 1;
-    }
-    if (pc + n > c->nwords)
-        return 0;
-    return (uint32_t)n;
-}
-
-void
-ke_code_dump(const ke_code *c, FILE *out)
-{
-    fprintf(out, "; params %u results %u locals %u frame %u words %u\n",
-            c->nparams, c->nresults, c->nlocals, c->frame_size, c->nwords);
-    for (uint32_t pc = 0; pc < c->nwords;) {
-        uint32_t len = instr_len(c, pc);
-        if (!len) {
-            fprintf(out, "%6u  ?? %u\n", pc, c->words[pc]);
-            return;
-        }
-        const uint32_t *w = c->words + pc + 1;
-        fprintf(out, "%6u  %-20s", pc, op_names[c->words[pc]]);
-        for (const char *f = op_formats[c->words[pc]]; *f; f++, w++) {
-            if (*f == 'S')
-                fprintf(out, " s%u", *w);
-            else if (*f == 'T')
-                fprintf(out, " @%u", *w);
-            else if (*f == 'I')
-                fprintf(out, " %u", *w);
-            else {
-                fprintf(out, " 0x%llx",
-                        (unsigned long long)w[0] | (unsigned long long)w[1]
-                                                       << 32);
-                w++;
-            }
-        }
-        if (c->words[pc] == KE_OP_BR_TABLE)
-            for (uint32_t i = 0; i <= c->words[pc + 2]; i++)
-                fprintf(out, " @%u", *w++);
-        fputc('\n', out);
-        pc += len;
-    }
-}
-
-static bool
-check_operands(const ke_code *c, uint32_t pc, const uint8_t *starts)
-{
-    const uint32_t *w = c->words + pc + 1;
-    uint32_t op = c->words[pc];
-    for (const char *f = op_formats[op]; *f; f++, w++) {
-        if (*f == 'S' && *w >= c->frame_size)
-            return false;
-        if (*f == 'T' && (*w >= c->nwords || !starts[*w]))
-            return false;
-        if (*f == 'L')
-            w++;
-    }
-    if (op == KE_OP_BR_TABLE) {
-        for (uint32_t i = 0; i <= c->words[pc + 2]; i++, w++)
-            if (*w >= c->nwords || !starts[*w])
-                return false;
-    }
-    return true;
-}
-
-int
-ke_code_check(const ke_code *c)
-{
-    uint8_t *starts = NULL;
-    uint32_t pc, last = 0;
-    int rc = KUMO_EINVAL;
-
-    if (!c || !c->nwords || !c->words ||
-        c->frame_size < c->nparams + c->nlocals + 1 ||
-        c->frame_size < c->nresults)
-        return KUMO_EINVAL;
-    starts = kb_calloc(c->nwords, 1);
-    if (!starts)
-        return KUMO_ENOMEM;
-    for (pc = 0; pc < c->nwords;) {
-        uint32_t len = instr_len(c, pc);
-        if (!len)
-            goto out;
-        starts[pc] = 1;
-        last = pc;
-        pc += len;
-    }
-    for (pc = 0; pc < c->nwords; pc += instr_len(c, pc))
-        if (!check_operands(c, pc, starts))
-            goto out;
-    switch (c->words[last]) {
-    case KE_OP_UNREACHABLE:
-    case KE_OP_BR:
-    case KE_OP_BR_TABLE:
-    case KE_OP_RETURN:
-        rc = 0;
-        break;
-    default:
-        break;
-    }
-out:
-    kb_free(starts);
     return rc;
 }

@@ -5,10 +5,14 @@
  * instance's objects are created and its globals and element segments
  * evaluated; then active element segments are applied in order (each
  * bounds-checked just before it is copied, earlier ones stay applied),
- * then active data segments likewise, then the start function runs. */
+ * then active data segments likewise, then the start function runs.
+ * When memory 0 maps the module's data image (memory.c), its active data
+ * segments are already in place: that memory is the instance's own, and
+ * nobody can see it if an element segment traps, so having the data in
+ * place before the element segments is unobservable. */
 #include <stdio.h>
 
-#include "runtime.h"
+#include "memory.h"
 
 /* ---- constant expressions ---- */
 
@@ -329,8 +333,12 @@ define_objects(kumo_instance *inst)
             return rc;
     }
     for (uint32_t i = m->nimported_mems; i < m->nmems; i++) {
-        if ((rc = kumo_memory_new(s, to_limits(&m->mems[i].limits),
-                                  &inst->mems[i])))
+        const ke_image *img = NULL;
+        if (i == 0 && !(s->cfg.flags & (KUMO_STORE_NO_GUARD |
+                                        KUMO_STORE_NO_IMAGE)))
+            img = ke_image_get(m);
+        if ((rc = ke_memory_create(s, to_limits(&m->mems[i].limits), img,
+                                   &inst->mems[i])))
             return rc;
     }
     for (uint32_t i = m->nimported_globals; i < m->nglobals; i++) {
@@ -403,9 +411,16 @@ init_segments(kumo_instance *inst)
         const ke_data *d = &m->datas[i];
         if (d->mode != KE_SEG_ACTIVE)
             continue;
+        kumo_memory *mem = inst->mems[d->mem];
+        /* The module's image, mapped on its own memory 0 (an imported
+         * memory may carry another module's), holds every active segment
+         * already; they are dropped all the same. */
+        if (mem->image && m->nimported_mems == 0) {
+            inst->data_sizes[i] = 0;
+            continue;
+        }
         if ((rc = ke_eval_const(inst, d->offset, &off)))
             return rc;
-        kumo_memory *mem = inst->mems[d->mem];
         uint64_t n = d->init.len;
         if ((uint64_t)(uint32_t)off + n > mem->pages * KE_PAGE)
             return ke_trap(s, KUMO_ETRAP_MEMORY_OOB);
@@ -495,4 +510,10 @@ const kumo_module *
 kumo_instance_module(const kumo_instance *inst)
 {
     return inst->module;
+}
+
+kumo_store *
+kumo_instance_store(const kumo_instance *inst)
+{
+    return inst->store;
 }

@@ -84,7 +84,9 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 /* Operand i (1-based) of the current instruction, and its slot. */
 #define OP(i) (ip[i])
 #define R(i) (fp[ip[i]])
-#define NEXT goto *labels[*ip]
+/* Direct threading: the opcode word holds the handler's offset from
+ * L_UNREACHABLE (ke_code_thread). */
+#define NEXT goto *(const void *)(base + (int32_t)*ip)
 
 /* Memory 0 of inst into the locals mem / mem_size. */
 #define LOAD_MEM()                                                             \
@@ -99,23 +101,33 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         }                                                                      \
     } while (0)
 
-/* Fuel: one unit per function entry and per backward branch; an
- * interrupt request makes it run out. fuel is a local copy of s->fuel,
- * written back at the exit and around host calls. */
+/* Fuel: one unit per function entry and per backward branch. fuel is a
+ * local copy of s->fuel, written back at the exit and around host calls.
+ * The fast path is one compare against fuel_mark; at or below the mark
+ * the slow path traps when the fuel is gone or an interrupt is pending,
+ * and otherwise sets the next mark FUEL_CHUNK units lower. So an
+ * asynchronous interrupt is seen within FUEL_CHUNK charges; the entry
+ * and host-call returns set the mark to fuel to check at once. */
+#define FUEL_CHUNK 1024
 #define CHARGE()                                                               \
     do {                                                                       \
-        if (UNLIKELY(fuel == 0 || s->interrupt))                               \
-            goto out_of_fuel;                                                  \
+        if (UNLIKELY(fuel <= fuel_mark)) {                                     \
+            if (fuel == 0 || s->interrupt)                                     \
+                goto out_of_fuel;                                              \
+            fuel_mark = fuel > FUEL_CHUNK ? fuel - FUEL_CHUNK : 0;             \
+        }                                                                      \
         fuel--;                                                                \
     } while (0)
 
-/* Branch to word index target, charging fuel when it goes backwards. */
-#define JUMP(target)                                                           \
+/* Branch by delta words from the current instruction (the threaded code
+ * stores targets relative, see ke_code_thread), charging fuel when it
+ * does not go forwards. */
+#define JUMP(delta)                                                            \
     do {                                                                       \
-        const uint32_t *to_ = words + (target);                                \
-        if (to_ <= ip)                                                         \
+        int32_t d_ = (int32_t)(delta);                                         \
+        if (d_ <= 0)                                                           \
             CHARGE();                                                          \
-        ip = to_;                                                              \
+        ip += d_;                                                              \
     } while (0)
 
 #define TRAP(code)                                                             \
@@ -236,7 +248,52 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         NEXT;                                                                  \
     }
 
-/* ---- loads (dst, addr, offset) and stores (addr, value, offset) ---- */
+/* Immediate forms: the second operand is the word OP(3). */
+#define BIN32I(name, expr)                                                     \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2), b = OP(3);                                \
+        R(1) = (uint32_t)(expr);                                               \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+#define BIN64I(name, T, expr)                                                  \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint64_t a = R(2), b = (uint64_t)(int64_t)(int32_t)OP(3);              \
+        R(1) = (T)(expr);                                                      \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+/* Fused compare-and-branch: (a, b, target) and (a, imm, target). */
+#define BRC(name, T, GETB, expr)                                               \
+    L_##name:                                                                  \
+    {                                                                          \
+        T a = (T)R(1), b = (T)(GETB);                                          \
+        if (expr) {                                                            \
+            JUMP(OP(3));                                                       \
+            NEXT;                                                              \
+        }                                                                      \
+        ip += 4;                                                               \
+        NEXT;                                                                  \
+    }
+/* An integer comparison in its four shapes. */
+#define CMP32(name, expr)                                                      \
+    BIN32(name, expr)                                                          \
+    BIN32I(name##_I, expr)                                                     \
+    BRC(BR_##name, uint32_t, R(2), expr)                                       \
+    BRC(BR_##name##_I, uint32_t, OP(2), expr)
+#define CMP64(name, expr)                                                      \
+    BIN64(name, uint32_t, expr)                                                \
+    BIN64I(name##_I, uint32_t, expr)                                           \
+    BRC(BR_##name, uint64_t, R(2), expr)                                       \
+    BRC(BR_##name##_I, uint64_t, (int64_t)(int32_t)OP(2), expr)
+#define ARI32(name, expr) BIN32(name, expr) BIN32I(name##_I, expr)
+#define ARI64(name, expr)                                                      \
+    BIN64(name, uint64_t, expr) BIN64I(name##_I, uint64_t, expr)
+
+/* ---- loads (dst, addr, offset) and stores (addr, value, offset) ----
+ * EA_CHECK is the single bounds check of every load and store. */
 #define EA_CHECK(ea, addr_slot, width)                                         \
     uint64_t ea = (uint64_t)(uint32_t)R(addr_slot) + OP(3);                    \
     if (UNLIKELY(ea + (width) > mem_size))                                     \
@@ -261,36 +318,48 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         NEXT;                                                                  \
     }
 
-int
-ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp)
+/* The interpreter; with handlers != NULL it only returns its handler
+ * offset table there (for ke_interp_handlers). */
+static int
+run(kumo_store *s, kumo_func *f, kumo_val *sp, const int32_t **handlers)
 {
-    static const void *const labels[] = {
-#define KE_OP(name, fmt) &&L_##name,
-#define KE_NUM(name, prefix, opcode, nargs, in, out) &&L_##name,
-#define KE_MEM(name, opcode, align, type, is_store) &&L_##name,
+#define H(name) (int32_t)((const char *)&&L_##name - (const char *)&&L_UNREACHABLE),
+    static const int32_t offsets[] = {
+#define KE_OP(name, fmt) H(name)
+#define KE_NUM(name, prefix, opcode, nargs, in, out) H(name)
+#define KE_MEM(name, opcode, align, type, is_store) H(name)
+#define KE_NUMI(name, b) H(name)
+#define KE_BRC(name, cmp) H(name)
+#define KE_BRCI(name, cmp) H(name)
 #include "ops.def"
     };
-    _Static_assert(sizeof labels / sizeof labels[0] == KE_OP_COUNT_,
+#undef H
+    _Static_assert(sizeof offsets / sizeof offsets[0] == KE_OP_COUNT_,
                    "a handler for every opcode of ops.def");
+    const char *const base = (const char *)&&L_UNREACHABLE;
+
+    if (handlers) {
+        *handlers = offsets;
+        return 0;
+    }
 
     const uint32_t depth0 = s->depth;
     kumo_val *const stack_end = s->stack + s->stack_cells;
     const ke_code *code = f->code;
     kumo_instance *inst = f->inst;
-    const uint32_t *words;
     const uint32_t *ip;
     kumo_val *fp = sp;
     uint8_t *mem;
     uint64_t mem_size;
     kumo_func *callee;
     kumo_val *nfp;
-    uint64_t fuel;
+    uint64_t fuel, fuel_mark;
     int rc = 0;
 
     if (UNLIKELY(code == NULL)) /* a host function called directly */
         return call_host(s, NULL, f, sp, sp + f->type->nparams);
-    fuel = s->fuel;
-    words = ip = code->words;
+    fuel = fuel_mark = s->fuel;
+    ip = code->run;
     if (UNLIKELY(s->depth >= s->frame_cap ||
                  (size_t)(stack_end - sp) < code->frame_size))
         TRAP(KUMO_ETRAP_STACK_EXHAUSTED);
@@ -340,7 +409,6 @@ L_RETURN : {
     ip = fr->ret_ip;
     fp = fr->fp;
     code = fr->code;
-    words = code->words;
     inst = fr->inst;
     LOAD_MEM();
     NEXT;
@@ -383,7 +451,7 @@ call:
             nfp[cc->nparams + i] = 0;
         fp = nfp;
         code = cc;
-        words = ip = cc->words;
+        ip = cc->run;
         if (callee->inst != inst) {
             inst = callee->inst;
             LOAD_MEM();
@@ -392,7 +460,7 @@ call:
     }
     s->fuel = fuel; /* the host may re-enter, or read or set the fuel */
     rc = call_host(s, inst, callee, nfp, fp + code->frame_size);
-    fuel = s->fuel;
+    fuel = fuel_mark = s->fuel; /* and check for an interrupt */
     if (UNLIKELY(rc != 0))
         goto fail;
     LOAD_MEM();
@@ -576,29 +644,29 @@ L_ELEM_DROP:
 
     /* ---- i32 comparisons ---- */
     UN32(I32_EQZ, a == 0)
-    BIN32(I32_EQ, a == b)
-    BIN32(I32_NE, a != b)
-    BIN32(I32_LT_S, (int32_t)a < (int32_t)b)
-    BIN32(I32_LT_U, a < b)
-    BIN32(I32_GT_S, (int32_t)a > (int32_t)b)
-    BIN32(I32_GT_U, a > b)
-    BIN32(I32_LE_S, (int32_t)a <= (int32_t)b)
-    BIN32(I32_LE_U, a <= b)
-    BIN32(I32_GE_S, (int32_t)a >= (int32_t)b)
-    BIN32(I32_GE_U, a >= b)
+    CMP32(I32_EQ, a == b)
+    CMP32(I32_NE, a != b)
+    CMP32(I32_LT_S, (int32_t)a < (int32_t)b)
+    CMP32(I32_LT_U, a < b)
+    CMP32(I32_GT_S, (int32_t)a > (int32_t)b)
+    CMP32(I32_GT_U, a > b)
+    CMP32(I32_LE_S, (int32_t)a <= (int32_t)b)
+    CMP32(I32_LE_U, a <= b)
+    CMP32(I32_GE_S, (int32_t)a >= (int32_t)b)
+    CMP32(I32_GE_U, a >= b)
 
     /* ---- i64 comparisons ---- */
     UN64(I64_EQZ, a == 0)
-    BIN64(I64_EQ, uint32_t, a == b)
-    BIN64(I64_NE, uint32_t, a != b)
-    BIN64(I64_LT_S, uint32_t, (int64_t)a < (int64_t)b)
-    BIN64(I64_LT_U, uint32_t, a < b)
-    BIN64(I64_GT_S, uint32_t, (int64_t)a > (int64_t)b)
-    BIN64(I64_GT_U, uint32_t, a > b)
-    BIN64(I64_LE_S, uint32_t, (int64_t)a <= (int64_t)b)
-    BIN64(I64_LE_U, uint32_t, a <= b)
-    BIN64(I64_GE_S, uint32_t, (int64_t)a >= (int64_t)b)
-    BIN64(I64_GE_U, uint32_t, a >= b)
+    CMP64(I64_EQ, a == b)
+    CMP64(I64_NE, a != b)
+    CMP64(I64_LT_S, (int64_t)a < (int64_t)b)
+    CMP64(I64_LT_U, a < b)
+    CMP64(I64_GT_S, (int64_t)a > (int64_t)b)
+    CMP64(I64_GT_U, a > b)
+    CMP64(I64_LE_S, (int64_t)a <= (int64_t)b)
+    CMP64(I64_LE_U, a <= b)
+    CMP64(I64_GE_S, (int64_t)a >= (int64_t)b)
+    CMP64(I64_GE_U, a >= b)
 
     /* ---- float comparisons (false on NaN except ne) ---- */
     CMPF32(F32_EQ, a == b)
@@ -618,9 +686,9 @@ L_ELEM_DROP:
     UN32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32)
     UN32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32)
     UN32(I32_POPCNT, __builtin_popcount(a))
-    BIN32(I32_ADD, a + b)
-    BIN32(I32_SUB, a - b)
-    BIN32(I32_MUL, a * b)
+    ARI32(I32_ADD, a + b)
+    ARI32(I32_SUB, a - b)
+    ARI32(I32_MUL, a * b)
 L_I32_DIV_S : {
     uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3);
     if (UNLIKELY(b == 0))
@@ -655,22 +723,22 @@ L_I32_REM_U : {
     ip += 4;
     NEXT;
 }
-    BIN32(I32_AND, a & b)
-    BIN32(I32_OR, a | b)
-    BIN32(I32_XOR, a ^ b)
-    BIN32(I32_SHL, a << (b & 31))
-    BIN32(I32_SHR_S, (int32_t)a >> (b & 31))
-    BIN32(I32_SHR_U, a >> (b & 31))
-    BIN32(I32_ROTL, kn_rotl32(a, b))
-    BIN32(I32_ROTR, kn_rotr32(a, b))
+    ARI32(I32_AND, a & b)
+    ARI32(I32_OR, a | b)
+    ARI32(I32_XOR, a ^ b)
+    ARI32(I32_SHL, a << (b & 31))
+    ARI32(I32_SHR_S, (int32_t)a >> (b & 31))
+    ARI32(I32_SHR_U, a >> (b & 31))
+    ARI32(I32_ROTL, kn_rotl32(a, b))
+    ARI32(I32_ROTR, kn_rotr32(a, b))
 
     /* ---- i64 arithmetic ---- */
     UN64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64)
     UN64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64)
     UN64(I64_POPCNT, __builtin_popcountll(a))
-    BIN64(I64_ADD, uint64_t, a + b)
-    BIN64(I64_SUB, uint64_t, a - b)
-    BIN64(I64_MUL, uint64_t, a * b)
+    ARI64(I64_ADD, a + b)
+    ARI64(I64_SUB, a - b)
+    ARI64(I64_MUL, a * b)
 L_I64_DIV_S : {
     uint64_t a = R(2), b = R(3);
     if (UNLIKELY(b == 0))
@@ -705,14 +773,14 @@ L_I64_REM_U : {
     ip += 4;
     NEXT;
 }
-    BIN64(I64_AND, uint64_t, a & b)
-    BIN64(I64_OR, uint64_t, a | b)
-    BIN64(I64_XOR, uint64_t, a ^ b)
-    BIN64(I64_SHL, uint64_t, a << (b & 63))
-    BIN64(I64_SHR_S, uint64_t, (int64_t)a >> (b & 63))
-    BIN64(I64_SHR_U, uint64_t, a >> (b & 63))
-    BIN64(I64_ROTL, uint64_t, kn_rotl64(a, b))
-    BIN64(I64_ROTR, uint64_t, kn_rotr64(a, b))
+    ARI64(I64_AND, a & b)
+    ARI64(I64_OR, a | b)
+    ARI64(I64_XOR, a ^ b)
+    ARI64(I64_SHL, a << (b & 63))
+    ARI64(I64_SHR_S, (int64_t)a >> (b & 63))
+    ARI64(I64_SHR_U, a >> (b & 63))
+    ARI64(I64_ROTL, kn_rotl64(a, b))
+    ARI64(I64_ROTR, kn_rotr64(a, b))
 
     /* ---- f32 arithmetic ---- */
     UNC(F32_ABS, kn_abs32(a))
@@ -795,4 +863,18 @@ fail:
 done:
     s->fuel = fuel;
     return rc;
+}
+
+int
+ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp)
+{
+    return run(s, f, sp, NULL);
+}
+
+const int32_t *
+ke_interp_handlers(void)
+{
+    const int32_t *h = NULL;
+    run(NULL, NULL, NULL, &h);
+    return h;
 }

@@ -96,6 +96,7 @@ ke_module_free(kumo_module *m)
         }
         kb_free(m->bodies);
     }
+    ke_image_free(m->image);
     kb_free(m->func_declared);
     if (m->func_names) {
         for (uint32_t i = 0; i < m->nfuncs; i++)

@@ -156,6 +156,12 @@ struct kumo_module {
 
     /* From the `name` custom section (optional, never an error). */
     char **func_names; /* nfuncs entries or NULL; each NUL-terminated */
+
+    /* memory.c: memory 0's initial image, built on first instantiation
+     * (ke_image_get) and set once with an atomic compare-and-swap, so a
+     * module shared by several threads stays safe; NULL until then. Freed
+     * by ke_module_free through ke_image_free. */
+    struct ke_image *image;
 };
 
 /* decode.c: parse the binary into m (m zeroed by the caller, m->bytes and
@@ -179,6 +185,11 @@ int ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag);
 
 /* Free everything m owns (safe on a partly filled module) and m itself. */
 void ke_module_free(kumo_module *m);
+
+/* memory.c: free a module's memory image (NULL and the "none" marker are
+ * fine). */
+struct ke_image;
+void ke_image_free(struct ke_image *img);
 
 /* Type of function index i. */
 static inline const ke_functype *

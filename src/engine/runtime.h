@@ -30,6 +30,20 @@ struct kumo_memory {
     uint64_t max_pages;  /* effective: min(declared max, store cap) */
     ke_limits type;      /* declared limits (for import matching: min is
                             the current size) */
+    /* memory.c: reserved memories (reserved != 0) live in a virtual
+     * reservation of `reserved` bytes at data (KE_RESERVE) whose first
+     * pages * KE_PAGE bytes are read-write and the rest PROT_NONE; the
+     * base never moves on grow. guarded: reserved and the guard-page trap
+     * (guard.c) is installed, so any access at data + (u32 address +
+     * u32 offset + width) past pages * KE_PAGE faults into the
+     * reservation and becomes KUMO_ETRAP_MEMORY_OOB: the interpreter may
+     * skip bounds checks. Heap memories (reserved == 0, guarded false)
+     * need explicit checks. image: the module data image mapped
+     * copy-on-write at data (NULL: none). */
+    bool guarded;
+    size_t reserved;
+    const struct ke_image *image;
+    kumo_memory *spare_next; /* in kumo_store.spare (pool reuse) */
 };
 
 struct kumo_table {
@@ -100,6 +114,12 @@ struct kumo_store {
     uint32_t nglobals, cap_globals;
     kumo_instance **instances;
     uint32_t ninstances, cap_instances;
+
+    /* pool.c: the pool slot owning this store (NULL for ordinary
+     * stores), and reserved memories a pool reset parked here for reuse
+     * by the next instantiation (memory.c; freed with the store). */
+    struct ke_slot *slot;
+    kumo_memory *spare;
 };
 
 struct kumo_caller {
@@ -115,6 +135,16 @@ struct kumo_caller {
  * the callee frame and a results buffer that does not alias it.
  */
 int ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp);
+
+/*
+ * guard.c: ke_interp_call(s, f, sp) under a recovery point: a fault in
+ * the reservation of a guarded memory of s while this call (or a host
+ * function it calls) runs on this thread longjmps back here, restores
+ * s->depth and s->sp_free and returns KUMO_ETRAP_MEMORY_OOB. Nested calls
+ * (host -> guest) each get their own recovery point. Used by
+ * kumo_func_call (and so by start functions).
+ */
+int ke_guard_call(kumo_store *s, kumo_func *f, kumo_val *sp);
 
 /* instance.c: evaluate a validated constant expression of inst's module
  * (globals must be initialised up to what it reads). */

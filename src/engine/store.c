@@ -5,7 +5,7 @@
  * function pointers), only all together by kumo_store_free. */
 #include <stdio.h>
 
-#include "runtime.h"
+#include "memory.h"
 
 #define DEFAULT_MAX_PAGES 65536u
 #define DEFAULT_MAX_TABLE 10000000u
@@ -55,31 +55,66 @@ kumo_store_new(const kumo_store_config *cfg, kumo_store **out)
     return 0;
 }
 
+ke_store_marks
+ke_store_marks_of(const kumo_store *s)
+{
+    ke_store_marks mk = {s->nfuncs, s->nmems, s->ntables, s->nglobals,
+                         s->ninstances};
+    return mk;
+}
+
+/* Free (or park) every object beyond the marks and make the store as
+ * good as new for the next call: used by kumo_store_free (marks all 0)
+ * and by pools resetting a slot's store. */
+void
+ke_store_truncate(kumo_store *s, const ke_store_marks *mk, bool park)
+{
+    /* Finalizers first, while every object is still alive. */
+    for (uint32_t i = mk->nfuncs; i < s->nfuncs; i++) {
+        kumo_func *f = s->funcs[i];
+        if (f->host && f->finalize)
+            f->finalize(f->env);
+    }
+    for (uint32_t i = mk->nfuncs; i < s->nfuncs; i++)
+        kb_free(s->funcs[i]); /* host type arrays live in the same block */
+    for (uint32_t i = mk->nmems; i < s->nmems; i++) {
+        if (park)
+            ke_memory_park(s, s->mems[i]);
+        else
+            ke_memory_free(s->mems[i]);
+    }
+    for (uint32_t i = mk->ntables; i < s->ntables; i++) {
+        kb_free(s->tables[i]->elems);
+        kb_free(s->tables[i]);
+    }
+    for (uint32_t i = mk->nglobals; i < s->nglobals; i++)
+        kb_free(s->globals[i]);
+    for (uint32_t i = mk->ninstances; i < s->ninstances; i++)
+        kb_free(s->instances[i]); /* one block with all its arrays */
+    s->nfuncs = mk->nfuncs;
+    s->nmems = mk->nmems;
+    s->ntables = mk->ntables;
+    s->nglobals = mk->nglobals;
+    s->ninstances = mk->ninstances;
+    s->sp_free = s->stack;
+    s->depth = 0;
+    s->trap_msg[0] = '\0';
+    s->fuel = UINT64_MAX;
+    s->interrupt = 0;
+}
+
 void
 kumo_store_free(kumo_store *s)
 {
     if (!s)
         return;
-    /* Finalizers first, while every object is still alive. */
-    for (uint32_t i = 0; i < s->nfuncs; i++) {
-        kumo_func *f = s->funcs[i];
-        if (f->host && f->finalize)
-            f->finalize(f->env);
+    ke_store_marks none = {0, 0, 0, 0, 0};
+    ke_store_truncate(s, &none, false);
+    while (s->spare) {
+        kumo_memory *m = s->spare;
+        s->spare = m->spare_next;
+        ke_memory_free(m);
     }
-    for (uint32_t i = 0; i < s->nfuncs; i++)
-        kb_free(s->funcs[i]); /* host type arrays live in the same block */
-    for (uint32_t i = 0; i < s->nmems; i++) {
-        kb_free(s->mems[i]->data);
-        kb_free(s->mems[i]);
-    }
-    for (uint32_t i = 0; i < s->ntables; i++) {
-        kb_free(s->tables[i]->elems);
-        kb_free(s->tables[i]);
-    }
-    for (uint32_t i = 0; i < s->nglobals; i++)
-        kb_free(s->globals[i]);
-    for (uint32_t i = 0; i < s->ninstances; i++)
-        kb_free(s->instances[i]); /* one block with all its arrays */
     kb_free(s->funcs);
     kb_free(s->mems);
     kb_free(s->tables);
@@ -292,90 +327,13 @@ kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
     if (f->host)
         rc = call_host(s, f, sp);
     else
-        rc = ke_interp_call(s, f, sp);
+        rc = ke_guard_call(s, f, sp);
     nesting--;
     s->sp_free = sp;
     s->depth = depth;
     if (rc == 0 && t->nresults)
         memcpy(results, sp, t->nresults * sizeof *sp);
     return rc;
-}
-
-/* ---- memories ---- */
-
-int
-kumo_memory_new(kumo_store *s, kumo_limits limits, kumo_memory **out)
-{
-    if (!s || !out || (limits.has_max && limits.max < limits.min))
-        return KUMO_EINVAL;
-    uint64_t cap = s->cfg.max_memory_pages;
-    if (limits.min > cap)
-        return KUMO_ELIMIT;
-    kumo_memory *m = kb_calloc(1, sizeof *m);
-    if (!m)
-        return KUMO_ENOMEM;
-    m->store = s;
-    m->type.min = limits.min;
-    m->type.max = limits.max;
-    m->type.has_max = limits.has_max;
-    m->max_pages = limits.has_max && limits.max < cap ? limits.max : cap;
-    if (limits.min) {
-        m->data = kb_calloc((size_t)limits.min, KE_PAGE);
-        if (!m->data)
-            goto fail;
-    }
-    m->pages = limits.min;
-    if (ke_store_own(s, KUMO_EXTERN_MEMORY, m))
-        goto fail;
-    *out = m;
-    return 0;
-fail:
-    kb_free(m->data);
-    kb_free(m);
-    return KUMO_ENOMEM;
-}
-
-uint8_t *
-kumo_memory_data(kumo_memory *m)
-{
-    return m->data;
-}
-
-uint64_t
-kumo_memory_size(const kumo_memory *m)
-{
-    return m->pages * KE_PAGE;
-}
-
-int
-kumo_memory_grow(kumo_memory *m, uint64_t delta, uint64_t *old_pages)
-{
-    uint64_t old = m->pages;
-    if (old_pages)
-        *old_pages = old;
-    if (delta > m->max_pages - old)
-        return KUMO_ELIMIT;
-    if (delta == 0)
-        return 0;
-    uint64_t bytes = (old + delta) * KE_PAGE;
-    if (bytes > SIZE_MAX)
-        return KUMO_ENOMEM;
-    uint8_t *p = kb_realloc(m->data, (size_t)bytes);
-    if (!p)
-        return KUMO_ENOMEM;
-    memset(p + old * KE_PAGE, 0, (size_t)(delta * KE_PAGE));
-    m->data = p;
-    m->pages = old + delta;
-    return 0;
-}
-
-int64_t
-ke_memory_grow(kumo_memory *m, uint64_t delta)
-{
-    uint64_t old;
-    if (kumo_memory_grow(m, delta, &old))
-        return -1;
-    return (int64_t)old;
 }
 
 /* ---- tables ---- */

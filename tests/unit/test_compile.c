@@ -104,7 +104,9 @@ KT_TEST(compile_op_tables)
     KT_CHECK(ke_op_format(KE_OP_COUNT_) == NULL);
 }
 
-/* (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add) */
+/* (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add):
+ * the local.gets fold into the add's operands and the add writes the
+ * result slot fp[0] directly. */
 KT_TEST(compile_add_exact)
 {
     kumo_module *m;
@@ -115,8 +117,7 @@ KT_TEST(compile_add_exact)
     const ke_code *c = code0(m);
     /* clang-format off */
     static const uint32_t want[] = {
-        KE_OP_COPY, 2, 0, KE_OP_COPY, 3, 1, KE_OP_I32_ADD, 2, 2, 3,
-        KE_OP_COPY, 0, 2, KE_OP_RETURN,
+        KE_OP_I32_ADD, 0, 0, 1, KE_OP_RETURN,
     };
     /* clang-format on */
     KT_CHECK(c->nwords == sizeof want / sizeof want[0]);
@@ -128,7 +129,9 @@ KT_TEST(compile_add_exact)
     kumo_module_free(m);
 }
 
-/* (func (result i32) (local i64) i64.const 5 local.set 0 i32.const 7) */
+/* (func (result i32) (local i64) i64.const 5 local.set 0 i32.const 7):
+ * constants are emitted where they are consumed, straight into the
+ * local and the result slot. */
 KT_TEST(compile_locals_consts)
 {
     kumo_module *m;
@@ -139,8 +142,7 @@ KT_TEST(compile_locals_consts)
     const ke_code *c = code0(m);
     /* clang-format off */
     static const uint32_t want[] = {
-        KE_OP_CONST64, 1, 5, 0, KE_OP_COPY, 0, 1,
-        KE_OP_CONST32, 1, 7,    KE_OP_COPY, 0, 1, KE_OP_RETURN,
+        KE_OP_CONST64, 0, 5, 0, KE_OP_CONST32, 0, 7, KE_OP_RETURN,
     };
     /* clang-format on */
     KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
@@ -153,8 +155,9 @@ KT_TEST(compile_locals_consts)
  * (func (result i32)
  *   (block (result i32) (i32.const 1) (block (i32.const 2) (br 1)) drop
  *     (i32.const 3)))
- * The br copies height 1 (value 2) to height 0 and jumps past the outer
- * block's end. */
+ * The br puts its value (2) at height 0 and jumps past the outer block's
+ * end; constants are materialised when the inner block starts (1) and at
+ * the outer block's end (3). */
 KT_TEST(compile_br_nested)
 {
     kumo_module *m;
@@ -167,12 +170,70 @@ KT_TEST(compile_br_nested)
     const ke_code *c = code0(m);
     KT_CHECK(ke_code_check(c) == 0);
     KT_CHECK(count_op(c, KE_OP_BR) == 1);
-    /* CONST32 s0 1; CONST32 s1 2; COPY s0 s1; BR end; [dead drop+const
-     * are still emitted after the inner block] ... */
-    KT_CHECK(c->words[0] == KE_OP_CONST32 && c->words[1] == 0);
-    KT_CHECK(c->words[3] == KE_OP_CONST32 && c->words[4] == 1);
-    KT_CHECK(c->words[6] == KE_OP_COPY && c->words[7] == 0 && c->words[8] == 1);
-    KT_CHECK(c->words[9] == KE_OP_BR);
+    /* clang-format off */
+    static const uint32_t want[] = {
+        KE_OP_CONST32, 0, 1, KE_OP_CONST32, 0, 2, KE_OP_BR, 11,
+        KE_OP_CONST32, 0, 3, KE_OP_RETURN,
+    };
+    /* clang-format on */
+    KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
+             !memcmp(c->words, want, sizeof want));
+    kumo_module_free(m);
+}
+
+/* A pending local.get must be read before its local is written:
+ * (func (param i32) (result i32) local.get 0 local.get 0 i32.const 1
+ *   i32.add local.set 0 local.get 0 i32.sub)   ;; x - (x + 1) */
+KT_TEST(compile_fold_local_hazard)
+{
+    kumo_module *m;
+    kumo_diag d;
+    int rc = BUILD("\x01\x60\x01\x7f\x01\x7f", false,
+                   "\x00\x20\x00\x20\x00\x41\x01\x6a\x21\x00\x20\x00\x6b"
+                   "\x0b",
+                   &m, &d);
+    KT_REQUIRE(rc == 0);
+    const ke_code *c = code0(m);
+    /* clang-format off */
+    static const uint32_t want[] = {
+        KE_OP_I32_ADD_I, 2, 0, 1, /* x + 1 into its stack slot */
+        KE_OP_COPY, 1, 0,         /* the first local.get, before the set */
+        KE_OP_COPY, 0, 2,         /* local.set 0 */
+        KE_OP_I32_SUB, 0, 1, 0,   /* straight into the result slot */
+        KE_OP_RETURN,
+    };
+    /* clang-format on */
+    KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
+             !memcmp(c->words, want, sizeof want));
+    KT_CHECK(ke_code_check(c) == 0);
+    kumo_module_free(m);
+}
+
+/* A comparison feeding br_if becomes one fused instruction:
+ * (func (param i32) (result i32)
+ *   block local.get 0 i32.const 10 i32.lt_s br_if 0 end i32.const 0) */
+KT_TEST(compile_fused_compare_branch)
+{
+    kumo_module *m;
+    kumo_diag d;
+    int rc = BUILD("\x01\x60\x01\x7f\x01\x7f", false,
+                   "\x00\x02\x40\x20\x00\x41\x0a\x48\x0d\x00\x0b\x41\x00"
+                   "\x0b",
+                   &m, &d);
+    KT_REQUIRE(rc == 0);
+    const ke_code *c = code0(m);
+    /* clang-format off */
+    static const uint32_t want[] = {
+        KE_OP_BR_I32_LT_S_I, 0, 10, 4,
+        KE_OP_CONST32, 0, 0, KE_OP_RETURN,
+    };
+    /* clang-format on */
+    KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
+             !memcmp(c->words, want, sizeof want));
+    KT_CHECK(ke_code_check(c) == 0);
+    KT_CHECK(!strcmp(ke_op_format(KE_OP_BR_I32_LT_S_I), "SIT"));
+    KT_CHECK(!strcmp(ke_op_format(KE_OP_BR_I64_NE), "SST"));
+    KT_CHECK(!strcmp(ke_op_format(KE_OP_I64_SHL_I), "SSI"));
     kumo_module_free(m);
 }
 
@@ -210,13 +271,16 @@ KT_TEST(compile_loop_params)
     KT_REQUIRE(rc == 0);
     const ke_code *c = code0(m);
     KT_CHECK(ke_code_check(c) == 0);
-    /* The loop value is already at the loop's base slot: a bare BR_IF
-     * back to the loop start (word 3, after the first COPY). */
-    KT_CHECK(count_op(c, KE_OP_BR_IF) == 1);
-    uint32_t pc = find_op(c, KE_OP_BR_IF);
+    /* COPY s1 s0 (the param enters the loop at its slot), then the sub
+     * writes local 0 directly (local.tee); the loop value is then local 0,
+     * so the branch back moves it: BR_UNLESS over COPY + BR to word 3. */
+    KT_CHECK(c->words[0] == KE_OP_COPY && c->words[1] == 1 && c->words[2] == 0);
+    KT_CHECK(c->words[3] == KE_OP_I32_SUB_I && c->words[4] == 0 &&
+             c->words[5] == 1 && c->words[6] == 1);
+    KT_CHECK(count_op(c, KE_OP_BR_UNLESS) == 1);
+    uint32_t pc = find_op(c, KE_OP_BR);
     KT_REQUIRE(pc != UINT32_MAX);
-    KT_CHECK(c->words[pc + 2] == 3);
-    KT_CHECK(count_op(c, KE_OP_COPY) == 4);
+    KT_CHECK(c->words[pc + 1] == 3);
     kumo_module_free(m);
 }
 

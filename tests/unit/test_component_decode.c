@@ -14,8 +14,8 @@ read_component(const char *file, size_t *len)
 {
     const char *shared = getenv("KUMO_SHARED");
     char path[1024];
-    snprintf(path, sizeof path, "%s/components/%s", shared ? shared : "../shared",
-             file);
+    snprintf(path, sizeof path, "%s/components/%s",
+             shared ? shared : "../shared", file);
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "  cannot open %s\n", path);
@@ -46,8 +46,7 @@ load(const char *file)
     kumo_diag d = {0};
     int rc = kumo_component_new(buf, len, &c, &d);
     if (rc)
-        fprintf(stderr, "  %s: %d at %zu: %s\n", file, rc, d.offset,
-                d.message);
+        fprintf(stderr, "  %s: %d at %zu: %s\n", file, rc, d.offset, d.message);
     free(buf);
     return c;
 }
@@ -72,8 +71,7 @@ typedef struct expect {
 static const expect expected[] = {
     {"c-grow.command.component.wasm",
      {P("cli/run")},
-     {P("io/error"), P("io/streams"), STDIO, TERM, P("clocks/wall-clock"),
-      FS}},
+     {P("io/error"), P("io/streams"), STDIO, TERM, P("clocks/wall-clock"), FS}},
     {"c-hello.command.component.wasm",
      {P("cli/run")},
      {P("cli/environment"), P("cli/exit"), P("io/error"), P("io/streams"),
@@ -81,18 +79,18 @@ static const expect expected[] = {
       P("random/random")}},
     {"c-http.component.wasm",
      {H("incoming-handler")},
-     {P("io/error"), P("io/streams"), H("types"), STDIO,
-      P("clocks/wall-clock"), FS}},
+     {P("io/error"), P("io/streams"), H("types"), STDIO, P("clocks/wall-clock"),
+      FS}},
     {"js-hello-direct.component.wasm",
      {H("incoming-handler")},
-     {P("io/poll"), P("clocks/monotonic-clock"), P("io/error"),
-      P("io/streams"), H("types"), H("outgoing-handler"), STDIO, TERM,
-      P("clocks/wall-clock"), FS, P("random/random")}},
+     {P("io/poll"), P("clocks/monotonic-clock"), P("io/error"), P("io/streams"),
+      H("types"), H("outgoing-handler"), STDIO, TERM, P("clocks/wall-clock"),
+      FS, P("random/random")}},
     {"js-hello-fetch-event.component.wasm",
      {H("incoming-handler")},
-     {P("io/poll"), P("clocks/monotonic-clock"), P("io/error"),
-      P("io/streams"), H("types"), H("outgoing-handler"), STDIO, TERM,
-      P("clocks/wall-clock"), FS, P("random/random")}},
+     {P("io/poll"), P("clocks/monotonic-clock"), P("io/error"), P("io/streams"),
+      H("types"), H("outgoing-handler"), STDIO, TERM, P("clocks/wall-clock"),
+      FS, P("random/random")}},
     {"js-quickjs-simple.component.wasm",
      {"init", "greet", "add"},
      {P("cli/environment"), P("cli/exit"), P("io/error"), P("io/poll"),
@@ -155,8 +153,8 @@ KT_TEST(component_real_imports_exports)
              i++) {
             KT_CHECK(kumo_component_export(c, i, &it) == 0);
             KT_CHECK(item_is(&it, e->exports[i]));
-            KT_CHECK(it.sort == (ne == 1 ? KUMO_COMPONENT_INSTANCE
-                                         : KUMO_COMPONENT_FUNC));
+            KT_CHECK(it.sort ==
+                     (ne == 1 ? KUMO_COMPONENT_INSTANCE : KUMO_COMPONENT_FUNC));
         }
         KT_CHECK(kumo_component_import(c, ni, &it) == KUMO_EINVAL);
         KT_CHECK(check_modules(c, c->root) >= 1);
@@ -278,8 +276,8 @@ KT_TEST(component_malformed)
     expect_error(mismatch, sizeof mismatch, KUMO_EMALFORMED, "mismatch");
     static const uint8_t bad_type[] = {PRE, 7, 2, 1, 0x30};
     expect_error(bad_type, sizeof bad_type, KUMO_EMALFORMED, "invalid type");
-    static const uint8_t big_vec[] = {PRE, 7, 6, 0xff, 0xff, 0xff, 0xff, 0x0f,
-                                      0x7f};
+    static const uint8_t big_vec[] = {PRE,  7,    6,    0xff, 0xff,
+                                      0xff, 0xff, 0x0f, 0x7f};
     expect_error(big_vec, sizeof big_vec, KUMO_EMALFORMED, "too large");
     /* list of a non-primitive negative type code */
     static const uint8_t bad_val[] = {PRE, 7, 3, 1, 0x70, 0x40};
@@ -289,26 +287,30 @@ KT_TEST(component_malformed)
     static const uint8_t bad_name[] = {PRE, 10, 5, 1, 0x03, 1, 'a', 0x01};
     expect_error(bad_name, sizeof bad_name, KUMO_EMALFORMED, "name prefix");
     /* import with a bad UTF-8 name */
-    static const uint8_t bad_utf8[] = {PRE, 10, 6, 1, 0x00, 1, 0xff, 0x01,
-                                       0x00};
+    static const uint8_t bad_utf8[] = {PRE, 10,   6,    1,   0x00,
+                                       1,   0xff, 0x01, 0x00};
     expect_error(bad_utf8, sizeof bad_utf8, KUMO_EMALFORMED, "UTF-8");
     /* alias with a bad sort */
     static const uint8_t bad_sort[] = {PRE, 6, 5, 1, 0x09, 0x00, 0x00, 0x00};
     expect_error(bad_sort, sizeof bad_sort, KUMO_EMALFORMED, "invalid sort");
+    /* outer alias of a func */
+    static const uint8_t bad_outer[] = {PRE, 6, 5, 1, 0x01, 0x02, 0x00, 0x00};
+    expect_error(bad_outer, sizeof bad_outer, KUMO_EMALFORMED,
+                 "outer alias of a func");
     /* canon with an unknown opcode */
     static const uint8_t bad_canon[] = {PRE, 8, 2, 1, 0x3f};
     expect_error(bad_canon, sizeof bad_canon, KUMO_EMALFORMED,
                  "canonical function");
     /* canon lift with a bad option */
-    static const uint8_t bad_opt[] = {PRE, 8, 7, 1, 0x00, 0x00, 0x00, 1, 0x09,
-                                      0x00};
+    static const uint8_t bad_opt[] = {PRE,  8,    7, 1,    0x00,
+                                      0x00, 0x00, 1, 0x09, 0x00};
     expect_error(bad_opt, sizeof bad_opt, KUMO_EMALFORMED, "option");
     /* GC core type */
     static const uint8_t gc[] = {PRE, 3, 3, 1, 0x4e, 0x00};
     expect_error(gc, sizeof gc, KUMO_EUNSUPPORTED, "GC");
     /* nested component with a core preamble */
-    static const uint8_t nested[] = {PRE, 4, 8, 0x00, 0x61, 0x73, 0x6d,
-                                     1,   0, 0, 0};
+    static const uint8_t nested[] = {PRE,  4, 8, 0x00, 0x61, 0x73,
+                                     0x6d, 1, 0, 0,    0};
     expect_error(nested, sizeof nested, KUMO_EMALFORMED, "preamble");
     /* truncated LEB in the middle */
     static const uint8_t trunc[] = {PRE, 7, 2, 1, 0x69};
@@ -353,16 +355,67 @@ KT_TEST(component_value_and_start_sections)
     static const uint8_t ok[] = {
         PRE,
         /* type: [0] record {a: u8}, [1] func(x: 0) -> u8 */
-        7, 13, 2, 0x72, 1, 1, 'a', 0x7d, 0x40, 1, 1, 'x', 0x00, 0x00, 0x7d,
+        7,
+        13,
+        2,
+        0x72,
+        1,
+        1,
+        'a',
+        0x7d,
+        0x40,
+        1,
+        1,
+        'x',
+        0x00,
+        0x00,
+        0x7d,
         /* import (0x02 form with a version-suffix attribute) func type 1 */
-        10, 15, 1, 0x02, 5, 'f', '@', '1', '.', '2', 1, 0x01, 2, '.', '3',
-        0x01, 0x01,
+        10,
+        15,
+        1,
+        0x02,
+        5,
+        'f',
+        '@',
+        '1',
+        '.',
+        '2',
+        1,
+        0x01,
+        2,
+        '.',
+        '3',
+        0x01,
+        0x01,
         /* value section: u8 value 7 */
-        12, 4, 1, 0x7d, 1, 7,
+        12,
+        4,
+        1,
+        0x7d,
+        1,
+        7,
         /* start: func 0, no args, 1 result */
-        9, 3, 0, 0, 1,
+        9,
+        3,
+        0,
+        0,
+        1,
         /* export "v" value 1 (the start result) and "f" func 0 */
-        11, 13, 2, 0x00, 1, 'v', 0x02, 1, 0x00, 0x00, 1, 'f', 0x01, 0x00,
+        11,
+        13,
+        2,
+        0x00,
+        1,
+        'v',
+        0x02,
+        1,
+        0x00,
+        0x00,
+        1,
+        'f',
+        0x01,
+        0x00,
         0x00,
     };
     kumo_component *c = NULL;
@@ -377,7 +430,7 @@ KT_TEST(component_value_and_start_sections)
     const kc_body *r = c->root;
     KT_CHECK(r->spaces[KC_TYPE].n == 2);
     KT_CHECK(r->spaces[KC_VALUE].n == 3); /* value, start, export */
-    KT_CHECK(r->spaces[KC_FUNC].n == 2); /* import + export */
+    KT_CHECK(r->spaces[KC_FUNC].n == 2);  /* import + export */
     KT_CHECK(r->nstarts == 1 && r->starts[0].nresults == 1);
     kumo_component_item it;
     KT_CHECK(kumo_component_import(c, 0, &it) == 0);
@@ -456,5 +509,58 @@ KT_TEST(component_truncation)
         free(copy);
     }
     free(s);
+    free(buf);
+}
+
+/* ---- allocation failure: every allocation of decoding a real component
+ * fails in turn; each attempt returns KUMO_ENOMEM and frees everything. */
+
+static struct {
+    long countdown; /* fail when it reaches 0; < 0 never */
+    long live;
+} cfa;
+
+static void *
+component_failing_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)ud;
+    (void)old_size;
+    if (new_size == 0) {
+        if (ptr)
+            cfa.live--;
+        free(ptr);
+        return NULL;
+    }
+    if (cfa.countdown >= 0 && cfa.countdown-- == 0)
+        return NULL;
+    void *p = realloc(ptr, new_size);
+    if (p && !ptr)
+        cfa.live++;
+    return p;
+}
+
+KT_TEST(component_alloc_fail)
+{
+    size_t len;
+    uint8_t *buf = read_component("js-quickjs-simple.component.wasm", &len);
+    KT_REQUIRE(buf != NULL);
+    kumo_set_allocator(component_failing_alloc, NULL);
+    long n;
+    for (n = 0; n < 1000; n++) {
+        cfa.countdown = n;
+        cfa.live = 0;
+        kumo_component *c = NULL;
+        kumo_diag d;
+        int rc = kumo_component_new(buf, len, &c, &d);
+        if (rc == 0) {
+            kumo_component_free(c);
+            KT_CHECK(cfa.live == 0);
+            break;
+        }
+        KT_CHECK(rc == KUMO_ENOMEM);
+        KT_CHECK(cfa.live == 0);
+    }
+    kumo_set_allocator(NULL, NULL);
+    KT_CHECK(n > 2 && n < 1000);
     free(buf);
 }

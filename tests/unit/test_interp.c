@@ -149,20 +149,22 @@ world_free(world *w)
     free(w);
 }
 
-/* Define wasm function idx of type t from words (copied). */
+/* Define wasm function idx of type t from words (copied, followed by
+ * their threaded form, as compile.c lays them out). */
 static void
 define(world *w, uint32_t idx, int t, uint32_t nlocals, uint32_t frame_size,
        const uint32_t *words, uint32_t nwords)
 {
     ke_code *c = &w->codes[idx];
     free(c->words);
-    c->words = malloc(nwords * sizeof(uint32_t));
+    c->words = malloc(2 * nwords * sizeof(uint32_t));
     memcpy(c->words, words, nwords * sizeof(uint32_t));
     c->nwords = nwords;
     c->nparams = w->types[t].nparams;
     c->nresults = w->types[t].nresults;
     c->nlocals = nlocals;
     c->frame_size = frame_size;
+    ke_code_thread(c, c->words + nwords);
     w->func_types[idx] = (uint32_t)t;
     w->funcs[idx].type = &w->types[t];
     w->funcs[idx].inst = &w->inst;
