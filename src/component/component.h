@@ -193,6 +193,7 @@ typedef struct kc_name {
     uint8_t form;      /* 0x00, 0x01 or 0x02 */
     kc_str version;    /* versionsuffix attribute (form 0x02), else empty */
     kc_str implements; /* implements attribute (form 0x02), else empty */
+    bool has_implements;
     kc_str external_id;
 } kc_name;
 

@@ -123,7 +123,10 @@ kc_read_name(kc_decoder *d, kc_name *out)
         return rc;
     if (form != 0x02)
         return 0;
+    static const char *const names[] = {"implements", "versionsuffix",
+                                        "external-id"};
     uint32_t n;
+    uint8_t seen = 0;
     if ((rc = kc_read_count(d, 2, &n)))
         return rc;
     for (uint32_t i = 0; i < n; i++) {
@@ -135,8 +138,14 @@ kc_read_name(kc_decoder *d, kc_name *out)
             d->r.p--;
             return kc_error(d, "invalid name attribute 0x%02x", kind);
         }
+        if (seen & (1u << kind)) {
+            d->r.p--;
+            return kc_error(d, "duplicate '%s' option in name", names[kind]);
+        }
+        seen |= (uint8_t)(1u << kind);
         if ((rc = kc_read_str(d, &s)))
             return rc;
+        out->has_implements |= kind == 0x00;
         if (kind == 0x00)
             out->implements = s;
         else if (kind == 0x01)

@@ -312,7 +312,7 @@ static kv_type *renamed(kv_ctx *v, kv_type *t, uint8_t sort, uint8_t named,
 static int
 instantiate(kv_ctx *v, kv_scope *s, const kc_instance *in)
 {
-    kv_subst m = {0, 0, NULL, NULL};
+    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), false};
     int rc;
 
     if (in->target >= s->sp[KC_COMPONENT].n)
@@ -419,6 +419,15 @@ static int
 alias(kv_ctx *v, kv_scope *s, const kc_alias *a)
 {
     kv_ext e = {0, NULL, NULL};
+    if (s->body->kind != KC_BODY_COMPONENT &&
+        (a->kind == KC_ALIAS_CORE_EXPORT ||
+         (a->kind == KC_ALIAS_EXPORT && a->sort != KC_TYPE &&
+          a->sort != KC_INSTANCE) ||
+         (a->kind == KC_ALIAS_OUTER && a->sort != KC_TYPE &&
+          a->sort != KC_CORE_TYPE)))
+        return kv_err(v, a->offset, "%s aliases in a type declaration may "
+                                    "only refer to types or instances",
+                      a->kind == KC_ALIAS_OUTER ? "outer" : "export");
     switch (a->kind) {
     case KC_ALIAS_EXPORT: {
         if (a->instance >= s->sp[KC_INSTANCE].n)
@@ -631,8 +640,6 @@ export(kv_ctx *v, kv_scope *s, const kc_export *ex)
             kv_ext asc;
             if ((rc = kv_externtype(v, s, &ex->ext, ex->offset, &asc)))
                 return rc;
-            if (asc.sort == KC_TYPE && asc.t && asc.t->abstract)
-                asc.t = e.t; /* (sub resource) ascription keeps the type */
             if ((rc = kv_sub_ext(v, &e, &asc, NULL, ex->offset)))
                 return kv_wrap(v, rc, "ascribed type of export is not "
                                       "compatible with item's type");

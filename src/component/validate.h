@@ -47,9 +47,14 @@ struct kv_type {
     uint8_t named; /* 0 no, 1 by an import, 2 by an export */
     kv_type *same;
     uint8_t rep;
+    uint32_t depth; /* resource: nesting depth of the scope creating it */
     /* instance/component types */
     uint32_t nimp, nexp;
     kv_named *imp, *exp;
+    /* canonical ABI layout with 64-bit pointers, cached by kv_elem_size */
+    bool sized;
+    uint8_t align;
+    uint64_t size;
 };
 
 /* Core types: 0 func, 1 table, 2 memory, 3 global, 4 tag (core extern
@@ -135,6 +140,9 @@ int kv_externtype(kv_ctx *v, kv_scope *s, const kc_extern *e, size_t off,
                   kv_ext *out);
 kv_type *kv_prim(kv_ctx *v, uint8_t prim);
 bool kv_is_kebab(kc_str s);
+/* elem_size(t, i64) of the canonical ABI, saturated at 2^32; sets *align.
+ * Validation requires it below 2^28 for every defined value type. */
+uint64_t kv_elem_size(kv_type *t, uint8_t *align);
 
 /* ---- names (validate_names.c) */
 /* Check an import or export name and its uniqueness in the list; then add
@@ -147,6 +155,10 @@ int kv_add_name(kv_ctx *v, kv_scope *s, const kc_name *n, kv_ext e,
 typedef struct kv_subst { /* resource substitution while instantiating */
     uint32_t n, cap;
     kv_type **from, **to;
+    /* fresh resources get this depth; limited: only abstract resources
+     * deeper than it are made fresh (a use of an instance type) */
+    uint32_t depth;
+    bool limited;
 } kv_subst;
 
 int kv_sub_ext(kv_ctx *v, const kv_ext *a, const kv_ext *b, kv_subst *m,
@@ -157,6 +169,11 @@ int kv_sub_core(kv_ctx *v, const kv_core *a, const kv_core *b, size_t off);
  * to a new resource (instantiation makes new resource types). */
 kv_type *kv_subst_type(kv_ctx *v, kv_type *t, kv_subst *m);
 int kv_subst_add(kv_ctx *v, kv_subst *m, kv_type *from, kv_type *to);
+/* The nesting depth of scope s (0: the outermost component). */
+uint32_t kv_depth(const kv_scope *s);
+/* A use of instance type t in scope s: each use is a distinct instance,
+ * so the abstract resources its body declares become new ones. */
+kv_type *kv_fresh_instance(kv_ctx *v, kv_scope *s, kv_type *t);
 
 /* ---- canonical ABI (validate_canon.c) */
 int kv_canon(kv_ctx *v, kv_scope *s, const kc_canon *c);

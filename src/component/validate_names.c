@@ -257,10 +257,15 @@ canonical(kc_str name, char *buf, size_t cap)
     return n;
 }
 
+/* The resource named name in the context of an import (imports and
+ * exports name it) or an export (only exports do). The exports of an
+ * instance made from exports name no resources. */
 static const kv_named *
-find_resource(kv_scope *s, kc_str name)
+find_resource(kv_scope *s, kc_str name, bool is_import)
 {
-    for (int pass = 0; pass < 2; pass++) {
+    if (!s->body)
+        return NULL;
+    for (int pass = is_import ? 0 : 1; pass < 2; pass++) {
         uint32_t n = pass ? s->nexp : s->nimp;
         const kv_named *v = pass ? s->exp : s->imp;
         for (uint32_t i = 0; i < n; i++)
@@ -276,13 +281,16 @@ find_resource(kv_scope *s, kc_str name)
 /* The type rules of annotated function names. */
 static int
 check_annotated(kv_ctx *v, kv_scope *s, const plain *pl, kv_ext e,
-                size_t off)
+                bool is_import, size_t off)
 {
     if (e.sort != KC_FUNC)
         return kv_err(v, off, "%s must be a function",
                       pl->ann == 1 ? "constructor" : "method or static");
-    const kv_named *r = find_resource(s, pl->res);
+    const kv_named *r = find_resource(s, pl->res, is_import);
     kv_type *ft = e.t;
+    if (!r && !is_import)
+        return kv_err(v, off, "resource used in function does not have a "
+                              "name in this context");
     if (!r)
         return kv_err(v, off,
                       "static resource name is not known in this context");
@@ -321,15 +329,24 @@ static int
 check_attributes(kv_ctx *v, const kc_name *n, kv_ext e, bool interface,
                  size_t off)
 {
-    if (n->implements.len) {
-        if (e.sort != KC_INSTANCE)
-            return kv_err(v, off, "only instances can have an "
-                                  "`implements`");
-        if (interface)
-            return kv_err(v, off,
-                          "name `%.*s` is not valid with `implements`",
-                          (int)n->name.len, n->name.s);
-    }
+    kc_str im = n->implements;
+
+    if (!n->has_implements)
+        return 0;
+    if (e.sort != KC_INSTANCE)
+        return kv_err(v, off, "only instances can have an `implements`");
+    if (interface)
+        return kv_err(v, off, "name `%.*s` is not valid with `implements`",
+                      (int)n->name.len, n->name.s);
+    if (im.len == 0)
+        return kv_err(v, off, "`implements` value `` is not a valid name");
+    if (!memchr(im.s, ':', im.len))
+        return kv_err(v, off, "`implements` value `%.*s` must be an "
+                              "interface name", (int)im.len, im.s);
+    int rc = check_interface(v, off, im);
+    if (rc)
+        return kv_wrap(v, rc, "`implements` value `%.*s` is not a valid "
+                              "interface name", (int)im.len, im.s);
     return 0;
 }
 
@@ -348,7 +365,7 @@ kv_add_name(kv_ctx *v, kv_scope *s, const kc_name *n, kv_ext e,
         rc = check_plain(v, off, n->name, &pl);
     if (rc || (rc = check_attributes(v, n, e, interface, off)))
         return rc;
-    if (!interface && pl.ann && (rc = check_annotated(v, s, &pl, e, off)))
+    if (!interface && pl.ann && (rc = check_annotated(v, s, &pl, e, is_import, off)))
         return rc;
     /* strong uniqueness */
     char a[512], b[512];

@@ -466,12 +466,15 @@ subst(kv_ctx *v, kv_type *t, kv_subst *m)
     }
     if (t->kind == KC_T_RESOURCE) {
         kv_type *r = lookup(m, t);
-        if (r != t || !(t->abstract || t->local))
+        if (r != t || !(m->limited ? t->abstract && t->depth > m->depth
+                                   : t->abstract || t->local))
             return r;
         r = kv_alloc(v, sizeof *r);
         if (!r || kv_subst_add(v, m, t, r))
             return t;
         *r = *t;
+        r->local = false; /* a resource of an instance is not defined here */
+        r->depth = m->depth;
         return r;
     }
     kv_type *o = kv_alloc(v, sizeof *o);
@@ -514,4 +517,20 @@ kv_type *
 kv_subst_type(kv_ctx *v, kv_type *t, kv_subst *m)
 {
     return subst(v, t, m);
+}
+
+uint32_t
+kv_depth(const kv_scope *s)
+{
+    uint32_t d = 0;
+    for (; s && s->parent; s = s->parent)
+        d++;
+    return d;
+}
+
+kv_type *
+kv_fresh_instance(kv_ctx *v, kv_scope *s, kv_type *t)
+{
+    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), true};
+    return subst(v, t, &m);
 }

@@ -168,8 +168,143 @@ functype(kv_ctx *v, kv_scope *s, const kc_type *t, kv_type *o)
     return 0;
 }
 
-int
-kv_deftype(kv_ctx *v, kv_scope *s, const kc_type *t, bool in_type,
+/* ---- canonical ABI sizes (elem_size and alignment with i64 pointers) */
+
+#define KV_SIZE_CAP ((uint64_t)1 << 32)
+
+static uint64_t
+align_to(uint64_t n, uint8_t a)
+{
+    return (n + a - 1) / a * a;
+}
+
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+    return a + b > KV_SIZE_CAP ? KV_SIZE_CAP : a + b;
+}
+
+static uint8_t
+prim_size(uint8_t prim)
+{
+    switch (prim) {
+    case KC_BOOL:
+    case KC_S8:
+    case KC_U8:
+        return 1;
+    case KC_S16:
+    case KC_U16:
+        return 2;
+    case KC_S64:
+    case KC_U64:
+    case KC_F64:
+        return 8;
+    case KC_STRING:
+        return 16;
+    default:
+        return 4;
+    }
+}
+
+static uint8_t
+disc_size(uint32_t ncases)
+{
+    return ncases <= 256 ? 1 : ncases <= 65536 ? 2 : 4;
+}
+
+/* Variant-shaped types: fold one payload into the largest size cs and
+ * alignment ca, then lay out a discriminant of ncases before them. */
+static void
+payload(kv_type *p, uint64_t *cs, uint8_t *ca)
+{
+    uint8_t a;
+    uint64_t s;
+
+    if (!p)
+        return;
+    s = kv_elem_size(p, &a);
+    *cs = s > *cs ? s : *cs;
+    *ca = a > *ca ? a : *ca;
+}
+
+static uint64_t
+variant_size(uint32_t ncases, uint64_t cs, uint8_t ca, uint8_t *align)
+{
+    uint8_t d = disc_size(ncases);
+
+    *align = d > ca ? d : ca;
+    return align_to(sat_add(align_to(d, ca), cs), *align);
+}
+
+static uint64_t
+elem_size(kv_type *t, uint8_t *align)
+{
+    uint64_t s = 0, n, cs = 0;
+    uint8_t a = 1, ca = 1;
+
+    *align = 4;
+    switch (t->kind) {
+    case KC_T_PRIM:
+        s = prim_size(t->prim);
+        *align = t->prim == KC_STRING ? 8 : (uint8_t)s;
+        return s;
+    case KC_T_LIST:
+    case KC_T_MAP:
+        *align = 8;
+        return 16;
+    case KC_T_FIXED_LIST:
+        n = kv_elem_size(t->a, align);
+        return n && t->len > KV_SIZE_CAP / n ? KV_SIZE_CAP : n * t->len;
+    case KC_T_RECORD:
+    case KC_T_TUPLE:
+        *align = 1;
+        for (uint32_t i = 0; i < t->n; i++) {
+            n = t->f[i].t ? kv_elem_size(t->f[i].t, &a) : 0;
+            s = sat_add(align_to(s, a), n);
+            *align = a > *align ? a : *align;
+        }
+        return align_to(s, *align);
+    case KC_T_FLAGS:
+        *align = t->n <= 8 ? 1 : t->n <= 16 ? 2 : 4;
+        return *align;
+    case KC_T_ENUM:
+        return variant_size(t->n, 0, 1, align);
+    case KC_T_OPTION:
+    case KC_T_RESULT:
+        payload(t->a, &cs, &ca);
+        payload(t->b, &cs, &ca);
+        return variant_size(2, cs, ca, align);
+    case KC_T_VARIANT:
+        for (uint32_t i = 0; i < t->n; i++)
+            payload(t->f[i].t, &cs, &ca);
+        return variant_size(t->n, cs, ca, align);
+    default: /* own, borrow, stream, future */
+        return 4;
+    }
+}
+
+uint64_t
+kv_elem_size(kv_type *t, uint8_t *align)
+{
+    if (!t->sized) {
+        t->size = elem_size(t, &t->align);
+        t->sized = true;
+    }
+    *align = t->align;
+    return t->size;
+}
+
+static int
+check_size(kv_ctx *v, kv_type *t, size_t off)
+{
+    uint8_t a;
+    if (kv_elem_size(t, &a) >= ((uint64_t)1 << 28))
+        return kv_err(v, off, "type exceeds maximum byte size of 2^28");
+    return 0;
+}
+
+static int
+deftype(kv_ctx *v, kv_scope *s, const kc_type *t, bool in_type,
            kv_type **out)
 {
     kv_type *o = kv_alloc(v, sizeof *o);
@@ -245,6 +380,18 @@ kv_deftype(kv_ctx *v, kv_scope *s, const kc_type *t, bool in_type,
         return resource(v, s, t, in_type, o);
     }
     return 0;
+}
+
+int
+kv_deftype(kv_ctx *v, kv_scope *s, const kc_type *t, bool in_type,
+           kv_type **out)
+{
+    int rc = deftype(v, s, t, in_type, out);
+
+    if (rc || (*out)->kind == KC_T_FUNC || (*out)->kind == KC_T_COMPONENT ||
+        (*out)->kind == KC_T_INSTANCE || (*out)->kind == KC_T_RESOURCE)
+        return rc;
+    return check_size(v, *out, t->offset);
 }
 
 /* ---- core types */
@@ -415,6 +562,9 @@ kv_externtype(kv_ctx *v, kv_scope *s, const kc_extern *e, size_t off,
             return kv_err(v, off, "type index %u is not a%s %s type", e->idx,
                           e->kind == KUMO_COMPONENT_INSTANCE ? "n" : "",
                           names[e->kind]);
+        if (want == KC_T_INSTANCE &&
+            !(out->t = kv_fresh_instance(v, s, out->t)))
+            return kv_nomem(v);
         return 0;
     }
     case KUMO_COMPONENT_VALUE:
@@ -432,6 +582,7 @@ kv_externtype(kv_ctx *v, kv_scope *s, const kc_extern *e, size_t off,
                 return kv_nomem(v);
             out->t->kind = KC_T_RESOURCE;
             out->t->abstract = true;
+            out->t->depth = kv_depth(s);
             return 0;
         }
         if (e->idx >= s->sp[KC_TYPE].n)
