@@ -103,6 +103,9 @@ int kumo_module_new(const uint8_t *bytes, size_t len, kumo_module **out,
  * clears them. */
 typedef struct kumo_features {
     bool extended_const; /* i32/i64 add, sub, mul in constant expressions */
+    /* several memories may be declared (not on by default: instructions
+     * still address memory 0 only, the memory index form is rejected) */
+    bool multi_memory;
 } kumo_features;
 
 /* kumo_features with every supported feature enabled. */

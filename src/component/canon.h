@@ -22,6 +22,7 @@ struct kumo_ctype {
     const kc_str *labels;              /* n labels, or NULL (tuple etc.) */
     const kumo_ctype *const *members;  /* n members (NULL: no payload) */
     const kumo_ctype *result;          /* func */
+    bool async;                        /* func: async (not supported) */
     kumo_cresource *res;               /* own, borrow, resource */
     uint32_t size, align;              /* value types */
     uint32_t nflat;                    /* flattened core values */

@@ -163,6 +163,27 @@ members(kc_ci *ci, kc_frame *f, kumo_ctype *o, uint32_t n, bool has_a,
 }
 
 static int
+map_type(kc_ci *ci, kc_frame *f, const kc_type *t, kumo_ctype *o)
+{
+    kumo_ctype *pair = kc_alloc(&ci->arena, sizeof *pair);
+    const kumo_ctype **elem = kc_alloc(&ci->arena, sizeof *elem);
+    int rc;
+
+    if (!pair || !elem)
+        return nomem(ci);
+    pair->kind = KUMO_CV_TUPLE;
+    if ((rc = members(ci, f, pair, 2, true, t->a, true, t->b)))
+        return rc;
+    if (kc_type_layout(&ci->arena, pair))
+        return nomem(ci);
+    elem[0] = pair;
+    o->kind = KUMO_CV_LIST;
+    o->n = 1;
+    o->members = elem;
+    return 0;
+}
+
+static int
 new_resource(kc_ci *ci, kc_frame *f, const kc_type *t, const kumo_ctype **out)
 {
     kumo_cresource *r = kc_alloc(&ci->arena, sizeof *r);
@@ -224,6 +245,9 @@ deftype(kc_ci *ci, kc_frame *f, const kc_type *t, const kumo_ctype **out)
         o->kind = KUMO_CV_RESULT;
         rc = members(ci, f, o, 2, t->has_a, t->a, t->has_b, t->b);
         break;
+    case KC_T_MAP: /* map<K, V> is list<tuple<K, V>> */
+        rc = map_type(ci, f, t, o);
+        break;
     case KC_T_OWN:
     case KC_T_BORROW: {
         kc_rv r;
@@ -243,9 +267,7 @@ deftype(kc_ci *ci, kc_frame *f, const kc_type *t, const kumo_ctype **out)
             return rc;
         if (t->has_a)
             rc = valtype(ci, f, t->a, &o->result);
-        if (t->async)
-            return fail(ci, KUMO_EUNSUPPORTED, "unsupported async function "
-                                               "type");
+        o->async = t->async; /* refused when lifted or lowered */
         break;
     case KC_T_COMPONENT:
     case KC_T_INSTANCE:
@@ -271,7 +293,7 @@ type_usable(const kumo_ctype *t)
 {
     if (!t)
         return true;
-    if (t->kind == KUMO_CV_OTHER)
+    if (t->kind == KUMO_CV_OTHER || t->async)
         return false;
     for (uint32_t i = 0; t->members && i < t->n; i++)
         if (!type_usable(t->members[i]))
@@ -393,9 +415,11 @@ core_instance(kc_ci *ci, kc_frame *f, const kc_instance *in)
 static int
 core_module(kc_ci *ci, kc_frame *f, const kc_range *rg)
 {
-    kumo_module *m;
+    kumo_module *m = kc_modcache_get(ci->comp, rg->offset);
     kumo_diag d = {0};
-    int rc = kumo_module_new(ci->comp->bytes + rg->offset, rg->len, &m, &d);
+    if (m) /* compiled by validation, owned by the component */
+        return push(ci, f, KC_CORE_MODULE, (kc_rv){.p = m});
+    int rc = kc_core_module_new(ci->comp->bytes + rg->offset, rg->len, &m, &d);
     if (rc)
         return fail(ci, rc, "core module at offset %zu: %s", rg->offset,
                     d.message);

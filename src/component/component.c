@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "component.h"
+#include "kumo/engine.h"
 
 struct kc_arena_block {
     kc_arena_block *next;
@@ -187,6 +188,11 @@ kumo_component_new(const uint8_t *bytes, size_t len, kumo_component **out,
     }
     memcpy(c->bytes, bytes, len);
     c->len = len;
+    c->mods = kb_calloc(1, sizeof *c->mods);
+    if (!c->mods) {
+        kb_diag(diag, rc, 0, "out of memory");
+        goto fail;
+    }
     c->root = kc_alloc(&c->arena, sizeof *c->root);
     if (!c->root) {
         kb_diag(diag, rc, 0, "out of memory");
@@ -218,6 +224,13 @@ kumo_component_free(kumo_component *c)
 {
     if (!c)
         return;
+    if (c->mods) {
+        for (uint32_t i = 0; i < c->mods->n; i++)
+            kumo_module_free(c->mods->mod[i]);
+        kb_free(c->mods->offset);
+        kb_free(c->mods->mod);
+        kb_free(c->mods);
+    }
     kc_arena_free(&c->arena);
     kb_free(c->bytes);
     kb_free(c);
@@ -285,5 +298,39 @@ kumo_component_export(const kumo_component *c, uint32_t i,
     const kc_export *ex = &c->root->exports[i];
     fill_item(&ex->name, ex->has_sortidx ? sort_kind(ex->sort) : ex->ext.kind,
               out);
+    return 0;
+}
+
+int
+kc_core_module_new(const uint8_t *bytes, size_t len, kumo_module **out,
+                   kumo_diag *diag)
+{
+    kumo_features f = kumo_features_default();
+
+    f.multi_memory = true;
+    return kumo_module_new_with(bytes, len, &f, out, diag);
+}
+
+kumo_module *
+kc_modcache_get(const kumo_component *c, size_t offset)
+{
+    for (uint32_t i = 0; c->mods && i < c->mods->n; i++)
+        if (c->mods->offset[i] == offset)
+            return c->mods->mod[i];
+    return NULL;
+}
+
+int
+kc_modcache_put(const kumo_component *c, size_t offset, kumo_module *m)
+{
+    kc_modcache *mc = c->mods;
+    uint32_t cap = mc->cap;
+
+    if (kb_reserve((void **)&mc->offset, &cap, mc->n + 1,
+                   sizeof *mc->offset) ||
+        kb_reserve((void **)&mc->mod, &mc->cap, mc->n + 1, sizeof *mc->mod))
+        return KUMO_ENOMEM;
+    mc->offset[mc->n] = offset;
+    mc->mod[mc->n++] = m;
     return 0;
 }

@@ -28,6 +28,12 @@ typedef struct kc_str {
 
 bool kc_str_eq(kc_str a, const char *lit);
 
+/* Decode and validate a core module of a component, with the core features
+ * components use (multiple memories). */
+struct kumo_module;
+int kc_core_module_new(const uint8_t *bytes, size_t len,
+                       struct kumo_module **out, kumo_diag *diag);
+
 /* ---- sorts; they double as index-space ids. */
 typedef enum kc_sort {
     KC_CORE_FUNC,
@@ -145,8 +151,8 @@ typedef struct kc_type {
     bool async;      /* func: 0x43 async func */
     /* resource */
     uint8_t rep; /* core valtype of the representation */
-    bool has_dtor, dtor_async, has_dtor_callback;
-    uint32_t dtor, dtor_callback;
+    bool has_dtor;
+    uint32_t dtor;
     kc_body *body; /* component/instance type declarators */
 } kc_type;
 
@@ -284,7 +290,6 @@ typedef enum kc_canon_shape {
     X(RESOURCE_REP, 0x04, "resource.rep", KC_SH_TYPE)                          \
     X(TASK_CANCEL, 0x05, "task.cancel", KC_SH_NONE)                            \
     X(SUBTASK_CANCEL, 0x06, "subtask.cancel", KC_SH_ASYNC)                     \
-    X(RESOURCE_DROP_ASYNC, 0x07, "resource.drop async", KC_SH_TYPE)            \
     X(BACKPRESSURE_SET, 0x08, "backpressure.set", KC_SH_NONE)                  \
     X(TASK_RETURN, 0x09, "task.return", KC_SH_RESULT_OPTS)                     \
     X(CONTEXT_GET, 0x0a, "context.get", KC_SH_CONTEXT)                         \
@@ -437,12 +442,28 @@ struct kc_body {
     KC_ARRAY(kc_value, values);
 };
 
+/* The core modules of a component, compiled once by validation and shared
+ * (read-only) by every instantiation; keyed by their offset. */
+typedef struct kc_modcache {
+    uint32_t n, cap;
+    size_t *offset;
+    struct kumo_module **mod;
+} kc_modcache;
+
 struct kumo_component {
     kc_arena arena;
     uint8_t *bytes; /* owned copy */
     size_t len;
     kc_body *root;
+    kc_modcache *mods; /* filled by kumo_component_validate */
 };
+
+/* The cached module at offset, or NULL. */
+struct kumo_module *kc_modcache_get(const kumo_component *c, size_t offset);
+/* Keep m (compiled from the module at offset) in the cache; on failure
+ * (ENOMEM) the caller still owns m. */
+int kc_modcache_put(const kumo_component *c, size_t offset,
+                    struct kumo_module *m);
 
 /* ---- decoding (decode.c, types.c) */
 #define KC_MAX_DEPTH 64

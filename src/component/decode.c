@@ -27,8 +27,8 @@ kc_read_count(kc_decoder *d, uint32_t min_size, uint32_t *n)
     size_t left = (size_t)(d->r.end - d->r.p);
     if (min_size && *n > left / min_size)
         return kc_error(d,
-                        "vector length %u too large for the %zu bytes "
-                        "left",
+                        "unexpected end-of-file: vector length %u too "
+                        "large for the %zu bytes left",
                         *n, left);
     return 0;
 }
@@ -70,7 +70,7 @@ read_core_sort(kc_decoder *d, kc_sort *out)
         return 0;
     default:
         d->r.p--;
-        return kc_error(d, "invalid core sort 0x%02x", b);
+        return kc_error(d, "invalid leading byte (0x%x) for core external kind", b);
     }
 }
 
@@ -101,7 +101,7 @@ kc_read_sort(kc_decoder *d, kc_sort *out)
         return 0;
     default:
         d->r.p--;
-        return kc_error(d, "invalid sort 0x%02x", b);
+        return kc_error(d, "invalid leading byte (0x%x) for component external kind", b);
     }
 }
 
@@ -116,7 +116,7 @@ kc_read_name(kc_decoder *d, kc_name *out)
         return rc;
     if (form > 0x02) {
         d->r.p--;
-        return kc_error(d, "invalid name prefix 0x%02x", form);
+        return kc_error(d, "invalid leading byte (0x%x) for component name", form);
     }
     out->form = form;
     if ((rc = kc_read_str(d, &out->name)))
@@ -136,7 +136,7 @@ kc_read_name(kc_decoder *d, kc_name *out)
             return rc;
         if (kind > 0x02) {
             d->r.p--;
-            return kc_error(d, "invalid name attribute 0x%02x", kind);
+            return kc_error(d, "invalid leading byte (0x%x) for name option", kind);
         }
         if (seen & (1u << kind)) {
             d->r.p--;
@@ -171,7 +171,8 @@ kc_read_extern(kc_decoder *d, kc_extern *out)
             return rc;
         if (b != 0x11) {
             d->r.p--;
-            return kc_error(d, "invalid core extern type 0x%02x", b);
+            return kc_error(d, "invalid leading byte (0x%x) for component "
+                               "external kind", kind);
         }
         return kb_read_u32(&d->r, &out->idx);
     case 0x01:
@@ -186,14 +187,40 @@ kc_read_extern(kc_decoder *d, kc_extern *out)
             return kb_read_u32(&d->r, &out->idx);
         if (out->bound != 0x01) {
             d->r.p--;
-            return kc_error(d, "invalid %s bound 0x%02x",
-                            kind == 0x02 ? "value" : "type", out->bound);
+            return kc_error(d, "invalid leading byte (0x%x) for %s bound",
+                            out->bound, kind == 0x02 ? "value" : "type");
         }
         return kind == 0x02 ? kc_read_valtype(d, &out->val) : 0;
     default:
         d->r.p--;
-        return kc_error(d, "invalid extern type 0x%02x", kind);
+        return kc_error(d, "invalid leading byte (0x%x) for component "
+                           "external kind", kind);
     }
+}
+
+/* An outer alias (target 0x02 after the sort) may only name core types,
+ * core modules, types and components. Leaves the reader where it was. */
+static int
+outer_sort_check(kc_decoder *d)
+{
+    const uint8_t *p = d->r.p, *end = d->r.end;
+    uint8_t b = p < end ? p[0] : 0xff, core = 0, tag;
+
+    if (b == 0x00) {
+        if (p + 2 >= end)
+            return 0;
+        core = p[1];
+        tag = p[2];
+    } else if (p + 1 < end) {
+        tag = p[1];
+    } else {
+        return 0;
+    }
+    if (tag != 0x02 || (b == 0x00 && (core == 0x10 || core == 0x11)) ||
+        b == 0x03 || b == 0x04)
+        return 0;
+    return kc_error(d, "invalid leading byte (0x%x) for component outer "
+                       "alias kind", b == 0x00 ? core : b);
 }
 
 int
@@ -203,7 +230,8 @@ kc_read_alias(kc_decoder *d, kc_alias *out)
     int rc;
     memset(out, 0, sizeof *out);
     out->offset = kb_offset(&d->r);
-    if ((rc = kc_read_sort(d, &out->sort)) || (rc = kb_read_u8(&d->r, &tag)))
+    if ((rc = outer_sort_check(d)) || (rc = kc_read_sort(d, &out->sort)) ||
+        (rc = kb_read_u8(&d->r, &tag)))
         return rc;
     switch (tag) {
     case 0x00:
@@ -229,7 +257,7 @@ kc_read_alias(kc_decoder *d, kc_alias *out)
         return kb_read_u32(&d->r, &out->outer_index);
     default:
         d->r.p--;
-        return kc_error(d, "invalid alias target 0x%02x", tag);
+        return kc_error(d, "invalid leading byte (0x%x) for alias", tag);
     }
 }
 
@@ -246,7 +274,7 @@ read_core_instance(kc_decoder *d, kc_instance *in)
         return rc;
     if (tag > 0x01) {
         d->r.p--;
-        return kc_error(d, "invalid core instance 0x%02x", tag);
+        return kc_error(d, "invalid leading byte (0x%x) for core instance", tag);
     }
     in->from_exports = tag == 0x01;
     if (!in->from_exports && (rc = kb_read_u32(&d->r, &in->target)))
@@ -259,15 +287,14 @@ read_core_instance(kc_decoder *d, kc_instance *in)
         return kb_diag(d->diag, KUMO_ENOMEM, kb_offset(&d->r), "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         kc_arg *a = &in->args[i];
-        if ((rc = kc_read_str(d, &a->name.name)) ||
-            (rc = read_core_sort(d, &a->sort)) ||
+        if ((rc = kc_read_str(d, &a->name.name)))
+            return rc;
+        if (!in->from_exports && d->r.p < d->r.end && *d->r.p != 0x12)
+            return kc_error(d, "invalid leading byte (0x%x) for instantiation "
+                               "arg kind", *d->r.p);
+        if ((rc = read_core_sort(d, &a->sort)) ||
             (rc = kb_read_u32(&d->r, &a->idx)))
             return rc;
-        if (!in->from_exports && a->sort != KC_CORE_INSTANCE)
-            return kc_error(d,
-                            "core instantiate argument is a %s, not an "
-                            "instance",
-                            kc_sort_name(a->sort));
     }
     return 0;
 }
@@ -283,7 +310,7 @@ read_instance(kc_decoder *d, kc_instance *in)
         return rc;
     if (tag > 0x01) {
         d->r.p--;
-        return kc_error(d, "invalid instance 0x%02x", tag);
+        return kc_error(d, "invalid leading byte (0x%x) for instance", tag);
     }
     in->from_exports = tag == 0x01;
     if (!in->from_exports && (rc = kb_read_u32(&d->r, &in->target)))
@@ -345,7 +372,7 @@ read_opts(kc_decoder *d, kc_canonopts *o)
             break;
         default:
             d->r.p--;
-            return kc_error(d, "invalid canonical option 0x%02x", b);
+            return kc_error(d, "invalid leading byte (0x%x) for canonical option", b);
         }
         if (rc)
             return rc;
@@ -363,7 +390,7 @@ read_flag(kc_decoder *d, const char *what, bool *out)
         return rc;
     if (b > 1) {
         d->r.p--;
-        return kc_error(d, "invalid %s flag 0x%02x", what, b);
+        return kc_error(d, "invalid boolean value 0x%x (%s flag)", b, what);
     }
     *out = b == 1;
     return 0;
@@ -378,7 +405,7 @@ read_zero_byte(kc_decoder *d, const char *what)
         return rc;
     if (b != 0x00) {
         d->r.p--;
-        return kc_error(d, "expected 0x00 (%s), found 0x%02x", what, b);
+        return kc_error(d, "invalid leading byte (0x%x) for %s", b, what);
     }
     return 0;
 }
@@ -400,7 +427,9 @@ read_canon_shape(kc_decoder *d, kc_canon *c, kc_canon_shape shape)
     switch (shape) {
     case KC_SH_LIFT:
     case KC_SH_LOWER:
-        if ((rc = read_zero_byte(d, "func sort")) ||
+        if ((rc = read_zero_byte(d, shape == KC_SH_LIFT
+                                        ? "canonical function lift"
+                                        : "canonical function lower")) ||
             (rc = kb_read_u32(r, &c->func)) || (rc = read_opts(d, &c->opts)))
             return rc;
         return shape == KC_SH_LIFT ? kb_read_u32(r, &c->type) : 0;
@@ -429,7 +458,8 @@ read_canon_shape(kc_decoder *d, kc_canon *c, kc_canon_shape shape)
             rc = read_zero_byte(d, "empty result list");
         } else {
             r->p--;
-            return kc_error(d, "invalid result list 0x%02x", b);
+            return kc_error(d, "invalid leading byte (0x%x) for component "
+                               "function results", b);
         }
         return rc ? rc : read_opts(d, &c->opts);
     }
@@ -481,7 +511,7 @@ read_canon(kc_decoder *d, kc_canon *c)
         }
     }
     d->r.p--;
-    return kc_error(d, "invalid canonical function 0x%02x", b);
+    return kc_error(d, "invalid leading byte (0x%x) for canonical function", b);
 }
 
 static int
@@ -517,7 +547,7 @@ read_export(kc_decoder *d, kc_export *e)
         return rc;
     if (b > 0x01) {
         d->r.p--;
-        return kc_error(d, "invalid optional extern type 0x%02x", b);
+        return kc_error(d, "invalid leading byte (0x%x) for optional component export type", b);
     }
     e->has_ext = b == 0x01;
     return e->has_ext ? kc_read_extern(d, &e->ext) : 0;
@@ -747,7 +777,11 @@ read_nested(kc_decoder *d, kc_body *b)
         return rc;
     if (memcmp(p, preamble, 8) != 0) {
         d->r.p = p;
-        return kc_error(d, "nested component has a bad preamble");
+        return kc_error(d, memcmp(p, preamble, 4) != 0 ? "magic header not "
+                                                         "detected"
+                           : p[6] != 0x01 || p[7] != 0x00
+                               ? "expected a version header for a component"
+                               : "unknown binary version");
     }
     if (d->depth >= KC_MAX_DEPTH)
         return kb_diag(d->diag, KUMO_ELIMIT, start,
@@ -790,7 +824,8 @@ kc_read_component(kc_decoder *d, kc_body *b)
         if ((rc = kb_read_u32(&d->r, &size)))
             return rc;
         if (size > (size_t)(end - d->r.p))
-            return kc_error(d, "section size %u exceeds the %zu bytes left",
+            return kc_error(d, "unexpected end-of-file: section size %u "
+                               "exceeds the %zu bytes left",
                             size, (size_t)(end - d->r.p));
         const uint8_t *sec_end = d->r.p + size;
         d->r.end = sec_end;

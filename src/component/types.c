@@ -114,12 +114,10 @@ read_fields(kc_decoder *d, kc_type *t, int form)
             if ((rc = read_opt_valtype(d, &f->has_type, &f->type)) ||
                 (rc = kb_read_u8(&d->r, &b)))
                 return rc;
-            if (b == 0x01) { /* older drafts: refines case index */
-                uint32_t refines;
-                rc = kb_read_u32(&d->r, &refines);
-            } else if (b != 0x00) {
+            if (b != 0x00) {
                 d->r.p--;
-                return kc_error(d, "invalid variant case end 0x%02x", b);
+                return kc_error(d, "invalid leading byte (0x%x) for zero byte "
+                                   "required", b);
             }
             break;
         }
@@ -193,7 +191,7 @@ read_defvaltype(kc_decoder *d, uint8_t op, kc_type *t)
         return kc_read_valtype(d, &t->b);
     default:
         r->p--;
-        return kc_error(d, "invalid type 0x%02x", op);
+        return kc_error(d, "invalid leading byte (0x%x) for component defined type", op);
     }
 }
 
@@ -210,18 +208,20 @@ read_functype(kc_decoder *d, kc_type *t)
     }
     if (b != 0x01) {
         d->r.p--;
-        return kc_error(d, "invalid result list 0x%02x", b);
+        return kc_error(d, "invalid leading byte (0x%x) for component "
+                           "function results", b);
     }
     uint32_t n;
     if ((rc = kb_read_u32(&d->r, &n)))
         return rc;
-    if (n != 0)
-        return kc_error(d, "named results are not supported");
+    if (n != 0) /* the former named-results form */
+        return kc_error(d, "invalid leading byte (0x1) for number of "
+                           "results");
     return 0;
 }
 
 static int
-read_resource(kc_decoder *d, uint8_t op, kc_type *t)
+read_resource(kc_decoder *d, kc_type *t)
 {
     int rc;
     t->kind = KC_T_RESOURCE;
@@ -230,20 +230,6 @@ read_resource(kc_decoder *d, uint8_t op, kc_type *t)
     if (t->rep != 0x7f && t->rep != 0x7e) {
         d->r.p--;
         return kc_error(d, "invalid resource representation 0x%02x", t->rep);
-    }
-    if (op == 0x3e) { /* older draft: async dtor with optional callback */
-        t->has_dtor = t->dtor_async = true;
-        if ((rc = kb_read_u32(&d->r, &t->dtor)))
-            return rc;
-        uint8_t b;
-        if ((rc = kb_read_u8(&d->r, &b)))
-            return rc;
-        if (b > 1) {
-            d->r.p--;
-            return kc_error(d, "invalid optional callback 0x%02x", b);
-        }
-        t->has_dtor_callback = b == 1;
-        return b ? kb_read_u32(&d->r, &t->dtor_callback) : 0;
     }
     uint8_t b;
     if ((rc = kb_read_u8(&d->r, &b)))
@@ -294,8 +280,7 @@ kc_read_type(kc_decoder *d, kc_body *scope, kc_type **out)
         return rc;
     }
     case 0x3f:
-    case 0x3e:
-        return read_resource(d, op, t);
+        return read_resource(d, t);
     default:
         return read_defvaltype(d, op, t);
     }
@@ -342,7 +327,8 @@ read_decl(kc_decoder *d, kc_body *b)
     case 0x03: {
         if (b->kind != KC_BODY_COMPONENT_TYPE) {
             d->r.p--;
-            return kc_error(d, "import declarator in an instance type");
+            return kc_error(d, "invalid leading byte (0x3) for component or "
+                               "instance type declaration");
         }
         if (PUSH_ARRAY(b, imports))
             return nomem(d);
@@ -372,7 +358,8 @@ read_decl(kc_decoder *d, kc_body *b)
     }
     default:
         d->r.p--;
-        return kc_error(d, "invalid declarator 0x%02x", tag);
+        return kc_error(d, "invalid leading byte (0x%x) for component or "
+                           "instance type declaration", tag);
     }
 }
 
@@ -506,6 +493,9 @@ read_module_decl(kc_decoder *d, kc_core_type *t, kc_core_decl *decl)
             return rc;
         return read_core_extern(d, &decl->ext);
     case 0x01: {
+        if (d->r.p < d->r.end && *d->r.p == 0x50)
+            return kc_error(d, "invalid leading byte (0x50) for a core type: "
+                               "module types cannot be nested");
         if (kc_grow(d->arena, (void **)&t->types, &t->cap_types, t->ntypes + 1,
                     sizeof *t->types))
             return nomem(d);
@@ -519,13 +509,13 @@ read_module_decl(kc_decoder *d, kc_core_type *t, kc_core_decl *decl)
             return rc;
         if (b != 0x10) {
             d->r.p--;
-            return kc_error(d, "invalid core alias sort 0x%02x", b);
+            return kc_error(d, "invalid leading byte (0x%x) for outer alias kind", b);
         }
         if ((rc = kb_read_u8(&d->r, &b)))
             return rc;
         if (b != 0x01) {
             d->r.p--;
-            return kc_error(d, "invalid core alias target 0x%02x", b);
+            return kc_error(d, "invalid leading byte (0x%x) for outer alias target", b);
         }
         if ((rc = kb_read_u32(&d->r, &decl->outer_count)))
             return rc;
@@ -536,7 +526,7 @@ read_module_decl(kc_decoder *d, kc_core_type *t, kc_core_decl *decl)
         return read_core_extern(d, &decl->ext);
     default:
         d->r.p--;
-        return kc_error(d, "invalid module type declarator 0x%02x", decl->kind);
+        return kc_error(d, "invalid leading byte (0x%x) for type definition", decl->kind);
     }
 }
 
@@ -553,6 +543,33 @@ kc_read_core_type(kc_decoder *d, kc_core_type **out)
     if ((rc = kb_read_u8(&d->r, &op)))
         return rc;
     t->kind = op;
+    if (op == 0x00 || op == 0x4f) { /* sub (0x00 0x50: non-final) */
+        uint32_t n, x;
+        if (op == 0x00) {
+            if ((rc = kb_read_u8(&d->r, &op)))
+                return rc;
+            if (op != 0x50) {
+                d->r.p--;
+                return kc_error(d, "invalid leading byte 0x%02x for a core "
+                                   "subtype", op);
+            }
+        }
+        if ((rc = kc_read_count(d, 1, &n)))
+            return rc;
+        if (n > 1)
+            return kc_error(d, "a core subtype has at most one supertype");
+        for (uint32_t i = 0; i < n; i++)
+            if ((rc = kb_read_u32(&d->r, &x)))
+                return rc;
+        if ((rc = kb_read_u8(&d->r, &op)))
+            return rc;
+        if (op != 0x60) {
+            d->r.p--;
+            return kb_diag(d->diag, KUMO_EUNSUPPORTED, kb_offset(&d->r),
+                           "GC struct and array types are not supported");
+        }
+        t->kind = op; /* a function type; supertypes are not checked */
+    }
     if (op == 0x60) {
         if ((rc = read_core_valtypes(d, &t->nparams, &t->params)))
             return rc;
@@ -560,7 +577,7 @@ kc_read_core_type(kc_decoder *d, kc_core_type **out)
     }
     if (op != 0x50) {
         d->r.p--;
-        if (op == 0x4e || op == 0x4f || op == 0x00 || op == 0x5f || op == 0x5e)
+        if (op == 0x4e || op == 0x5f || op == 0x5e)
             return kb_diag(d->diag, KUMO_EUNSUPPORTED, kb_offset(&d->r),
                            "GC core types are not supported");
         return kc_error(d, "invalid core type 0x%02x", op);

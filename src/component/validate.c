@@ -120,6 +120,32 @@ core_from_desc(kv_ctx *v, const kumo_externdesc *d)
     return c;
 }
 
+/* A sort as the suite's messages name it ("module" for core modules). */
+static const char *
+sort_word(uint8_t sort)
+{
+    return sort == KC_CORE_MODULE ? "module" : kc_sort_name((kc_sort)sort);
+}
+
+static bool
+str_eq(kc_str a, kc_str b)
+{
+    return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
+}
+
+/* The component tools' wording for two core decoding errors, put in front
+ * of the core spec's. */
+static const char *
+core_message_context(const kumo_diag *d, const uint8_t *b, size_t len)
+{
+    if (strcmp(d->message, "unexpected content after last section") == 0)
+        return "section out of order: ";
+    if (strcmp(d->message, "unknown binary version") == 0 && len >= 8 &&
+        b[6] != 0x00)
+        return "expected a version header for a module: ";
+    return "";
+}
+
 static int
 core_module(kv_ctx *v, kv_scope *s, const kc_range *r)
 {
@@ -132,13 +158,16 @@ core_module(kv_ctx *v, kv_scope *s, const kc_range *r)
         return kv_nomem(v);
     c->kind = KV_MODULE;
     memset(&d, 0, sizeof d);
-    rc = kumo_module_new(v->comp->bytes + r->offset, r->len, &m, &d);
+    rc = kc_core_module_new(v->comp->bytes + r->offset, r->len, &m, &d);
     if (rc == KUMO_EUNSUPPORTED) {
         c->unknown = true;
     } else if (rc < 0) {
         if (rc == KUMO_ENOMEM)
             return kv_nomem(v);
-        return kb_diag(v->diag, rc, r->offset + d.offset, "%s", d.message);
+        return kb_diag(v->diag, rc, r->offset + d.offset, "%s%s",
+                       core_message_context(&d, v->comp->bytes + r->offset,
+                                            r->len),
+                       d.message);
     } else {
         c->nimp = kumo_module_import_count(m);
         c->nexp = kumo_module_export_count(m);
@@ -160,18 +189,25 @@ core_module(kv_ctx *v, kv_scope *s, const kc_range *r)
             if (!(c->exp[i].c = core_from_desc(v, &e)))
                 rc = KUMO_ENOMEM;
         }
-        kumo_module_free(m);
+        /* instantiation reuses the compiled module */
+        if (rc || kc_modcache_get(v->comp, r->offset) ||
+            kc_modcache_put(v->comp, r->offset, m))
+            kumo_module_free(m);
         if (rc)
             return kv_nomem(v);
+        /* instantiation arguments name imports by module and name */
+        for (uint32_t i = 0; i < c->nimp; i++)
+            for (uint32_t k = 0; k < i; k++)
+                if (str_eq(c->imp[i].module, c->imp[k].module) &&
+                    str_eq(c->imp[i].name, c->imp[k].name))
+                    return kv_err(v, r->offset,
+                                  "duplicate import name `%.*s:%.*s`",
+                                  (int)c->imp[i].module.len,
+                                  c->imp[i].module.s,
+                                  (int)c->imp[i].name.len, c->imp[i].name.s);
     }
     kv_ext e = {0, NULL, c};
     return kv_push(v, s, KC_CORE_MODULE, e);
-}
-
-static bool
-str_eq(kc_str a, kc_str b)
-{
-    return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
 }
 
 static const kv_cnamed *
@@ -187,7 +223,8 @@ static int
 core_instantiate(kv_ctx *v, kv_scope *s, const kc_instance *in)
 {
     if (in->target >= s->sp[KC_CORE_MODULE].n)
-        return kv_err(v, in->offset, "module index out of bounds");
+        return kv_err(v, in->offset, "unknown module %u: module index out of "
+                                     "bounds", in->target);
     kv_core *mod = s->sp[KC_CORE_MODULE].v[in->target].c;
     for (uint32_t i = 0; i < in->nargs; i++) {
         const kc_arg *a = &in->args[i];
@@ -299,7 +336,8 @@ static int
 arg_ext(kv_ctx *v, kv_scope *s, const kc_arg *a, size_t off, kv_ext *out)
 {
     if (a->idx >= s->sp[a->sort].n)
-        return kv_err(v, off, "%s index out of bounds", kc_sort_name(a->sort));
+        return kv_err(v, off, "unknown %s %u: %s index out of bounds",
+                      sort_word(a->sort), a->idx, kc_sort_name(a->sort));
     *out = s->sp[a->sort].v[a->idx];
     if (a->sort == KC_VALUE)
         return use_value(v, s, a->idx, off);
@@ -312,11 +350,12 @@ static kv_type *renamed(kv_ctx *v, kv_type *t, uint8_t sort, uint8_t named,
 static int
 instantiate(kv_ctx *v, kv_scope *s, const kc_instance *in)
 {
-    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), false};
+    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), false, false};
     int rc;
 
     if (in->target >= s->sp[KC_COMPONENT].n)
-        return kv_err(v, in->offset, "component index out of bounds");
+        return kv_err(v, in->offset, "unknown component %u: component index "
+                                     "out of bounds", in->target);
     kv_type *ct = s->sp[KC_COMPONENT].v[in->target].t;
     kv_ext *args = kv_alloc(v, (size_t)(in->nargs + 1) * sizeof *args);
     if (!args)
@@ -445,7 +484,7 @@ alias(kv_ctx *v, kv_scope *s, const kc_alias *a)
             return kv_err(v, a->offset, "export `%.*s` for instance %u is not "
                                         "a %s",
                           (int)a->name.len, a->name.s, a->instance,
-                          kc_sort_name(a->sort));
+                          sort_word(a->sort));
         e = ex->e;
         break;
     }
@@ -490,6 +529,13 @@ alias(kv_ctx *v, kv_scope *s, const kc_alias *a)
             return kv_err(v, a->offset, "%s index out of bounds",
                           kc_sort_name(a->sort));
         e = o->sp[a->sort].v[a->outer_index];
+        /* names of the enclosing component do not reach into another */
+        bool other = false;
+        for (kv_scope *q = s; q != o; q = q->parent)
+            other |= q->body->kind != KC_BODY_INSTANCE_TYPE;
+        if (other && a->sort == KC_TYPE && e.t &&
+            !(e.t = kv_unnamed(v, e.t)))
+            return kv_nomem(v);
         if (a->outer_count > 0 && a->sort == KC_TYPE &&
             refers_to_resources(e.t, 0)) {
             /* resources may not cross a component boundary this way */

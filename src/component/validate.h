@@ -159,6 +159,7 @@ typedef struct kv_subst { /* resource substitution while instantiating */
      * deeper than it are made fresh (a use of an instance type) */
     uint32_t depth;
     bool limited;
+    bool keep_names; /* copies keep their import/export naming */
 } kv_subst;
 
 int kv_sub_ext(kv_ctx *v, const kv_ext *a, const kv_ext *b, kv_subst *m,
@@ -174,6 +175,9 @@ uint32_t kv_depth(const kv_scope *s);
 /* A use of instance type t in scope s: each use is a distinct instance,
  * so the abstract resources its body declares become new ones. */
 kv_type *kv_fresh_instance(kv_ctx *v, kv_scope *s, kv_type *t);
+/* A copy of t no longer named by any import or export (a type reaching
+ * another component through an outer alias). */
+kv_type *kv_unnamed(kv_ctx *v, kv_type *t);
 
 /* ---- canonical ABI (validate_canon.c) */
 int kv_canon(kv_ctx *v, kv_scope *s, const kc_canon *c);

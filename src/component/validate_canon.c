@@ -408,8 +408,7 @@ resource_builtin(kv_ctx *v, kv_scope *s, const kc_canon *c)
     if (c->op != KC_CANON_RESOURCE_DROP && !kv_res(t)->local)
         return kv_err(v, c->offset, "type index %u is not a local resource",
                       c->type);
-    kv_core *cf = core_func(v, &i32, c->op == KC_CANON_RESOURCE_DROP ||
-                                             c->op == KC_CANON_RESOURCE_DROP_ASYNC
+    kv_core *cf = core_func(v, &i32, c->op == KC_CANON_RESOURCE_DROP
                                          ? NULL
                                          : &i32);
     if (!cf)
@@ -429,7 +428,6 @@ kv_canon(kv_ctx *v, kv_scope *s, const kc_canon *c)
     case KC_CANON_RESOURCE_NEW:
     case KC_CANON_RESOURCE_DROP:
     case KC_CANON_RESOURCE_REP:
-    case KC_CANON_RESOURCE_DROP_ASYNC:
         return resource_builtin(v, s, c);
     default: {
         /* async and thread built-ins: a core function whose type is not

@@ -278,51 +278,73 @@ find_resource(kv_scope *s, kc_str name, bool is_import)
     return NULL;
 }
 
+/* Check that resource res of a constructor or method is named pl->res in
+ * the context (see find_resource). */
+static int
+check_resource_name(kv_ctx *v, kv_scope *s, const plain *pl, kv_type *res,
+                    bool is_import, size_t off)
+{
+    const kv_named *other = NULL;
+
+    for (int pass = is_import ? 0 : 1; s->body && pass < 2; pass++) {
+        uint32_t n = pass ? s->nexp : s->nimp;
+        const kv_named *l = pass ? s->exp : s->imp;
+        for (uint32_t i = 0; i < n; i++) {
+            if (l[i].e.sort != KC_TYPE || !l[i].e.t ||
+                l[i].e.t->kind != KC_T_RESOURCE ||
+                kv_res(l[i].e.t) != kv_res(res))
+                continue;
+            if (l[i].name.len == pl->res.len &&
+                memcmp(l[i].name.s, pl->res.s, pl->res.len) == 0)
+                return 0;
+            other = other ? other : &l[i];
+        }
+    }
+    if (!other)
+        return kv_err(v, off, "resource used in function does not have a "
+                              "name in this context");
+    return kv_err(v, off, "function does not match expected resource name "
+                          "`%.*s`",
+                  (int)other->name.len, other->name.s);
+}
+
 /* The type rules of annotated function names. */
 static int
 check_annotated(kv_ctx *v, kv_scope *s, const plain *pl, kv_ext e,
                 bool is_import, size_t off)
 {
+    kv_type *ft = e.t, *res;
+
     if (e.sort != KC_FUNC)
-        return kv_err(v, off, "%s must be a function",
-                      pl->ann == 1 ? "constructor" : "method or static");
-    const kv_named *r = find_resource(s, pl->res, is_import);
-    kv_type *ft = e.t;
-    if (!r && !is_import)
-        return kv_err(v, off, "resource used in function does not have a "
-                              "name in this context");
-    if (!r)
-        return kv_err(v, off,
-                      "static resource name is not known in this context");
+        return kv_err(v, off, "`%.*s` is not a func", (int)pl->item.len,
+                      pl->item.s);
     if (pl->ann == 1) {
-        kv_type *res = ft->a;
-        if (res && res->kind == KC_T_RESULT)
-            res = res->a;
+        if (!ft->a)
+            return kv_err(v, off, "function should return one value");
+        res = ft->a->kind == KC_T_RESULT ? ft->a->a : ft->a;
         if (!res || res->kind != KC_T_OWN)
             return kv_err(v, off, "function should return `(own $T)` or "
                                   "`(result (own $T))`");
-        if (kv_res(res->a) != kv_res(r->e.t))
-            return kv_err(v, off,
-                          "function does not match expected resource name "
-                          "`%.*s`",
-                          (int)pl->res.len, pl->res.s);
-    } else if (pl->ann == 2) {
+        return check_resource_name(v, s, pl, res->a, is_import, off);
+    }
+    if (pl->ann == 2) {
         if (ft->n == 0)
             return kv_err(v, off, "should have at least one argument");
         if (!kc_str_eq(ft->f[0].name, "self"))
             return kv_err(v, off, "should have a first argument called "
                                   "`self`");
-        kv_type *p = ft->f[0].t;
-        if (!p || p->kind != KC_T_BORROW)
+        res = ft->f[0].t;
+        if (!res || res->kind != KC_T_BORROW)
             return kv_err(v, off, "should take a first argument of "
                                   "`(borrow $T)`");
-        if (kv_res(p->a) != kv_res(r->e.t))
-            return kv_err(v, off,
-                          "function does not match expected resource name "
-                          "`%.*s`",
-                          (int)pl->res.len, pl->res.s);
+        return check_resource_name(v, s, pl, res->a, is_import, off);
     }
-    return 0;
+    if (find_resource(s, pl->res, is_import))
+        return 0;
+    if (!is_import)
+        return kv_err(v, off, "resource used in function does not have a "
+                              "name in this context");
+    return kv_err(v, off, "static resource name is not known in this context");
 }
 
 static int
@@ -363,7 +385,10 @@ kv_add_name(kv_ctx *v, kv_scope *s, const kc_name *n, kv_ext e,
         rc = check_interface(v, off, n->name);
     else
         rc = check_plain(v, off, n->name, &pl);
-    if (rc || (rc = check_attributes(v, n, e, interface, off)))
+    if (rc)
+        return kv_wrap(v, rc, "`%.*s` is not a valid extern name",
+                       (int)n->name.len, n->name.s);
+    if ((rc = check_attributes(v, n, e, interface, off)))
         return rc;
     if (!interface && pl.ann && (rc = check_annotated(v, s, &pl, e, is_import, off)))
         return rc;

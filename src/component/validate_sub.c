@@ -1,6 +1,8 @@
 /* validate_sub.c - subtyping of component and core types (instantiation
  * arguments, export ascriptions) and resource substitution when a
  * component type is instantiated. */
+#include <stdio.h>
+
 #include "validate.h"
 
 const char *
@@ -119,7 +121,7 @@ sub_labels(kv_ctx *v, kv_type *a, kv_type *b, size_t off)
 static int
 sub_resource(kv_ctx *v, kv_type *a, kv_type *b, kv_subst *m, size_t off)
 {
-    if (lookup(m, b) == kv_res(a) || lookup(m, a) == kv_res(b))
+    if (kv_res(lookup(m, b)) == kv_res(a) || kv_res(lookup(m, a)) == kv_res(b))
         return 0;
     return kv_err(v, off, "resource types are not the same");
 }
@@ -132,9 +134,6 @@ sub_val(kv_ctx *v, kv_type *a, kv_type *b, kv_subst *m, size_t off)
     if (!a || !b)
         return kv_err(v, off, "type mismatch");
     if (a->kind != b->kind) {
-        if (b->kind == KC_T_PRIM)
-            return kv_err(v, off, "expected primitive, found %s",
-                          kv_kind_name(a));
         return kv_err(v, off, "expected %s, found %s", kv_kind_name(b),
                       kv_kind_name(a));
     }
@@ -194,15 +193,18 @@ sub_func(kv_ctx *v, kv_type *a, kv_type *b, kv_subst *m, size_t off)
             return kv_err(v, off, "expected parameter named `%.*s`, found "
                                   "`%.*s`",
                           (int)bn.len, bn.s, (int)an.len, an.s);
-        if ((rc = sub_val(v, b->f[i].t, a->f[i].t, m, off)))
+        /* value types are compared for equality (no variance): the
+         * message names the expected parameter first */
+        if ((rc = sub_val(v, a->f[i].t, b->f[i].t, m, off)))
             return kv_wrap(v, rc, "type mismatch in function parameter "
                                   "`%.*s`",
                            (int)an.len, an.s);
     }
+    /* results are named the way wasm-tools reports them */
     if (b->a && !a->a)
-        return kv_err(v, off, "expected a result, found none");
-    if (!b->a && a->a)
         return kv_err(v, off, "expected no result, found one");
+    if (!b->a && a->a)
+        return kv_err(v, off, "expected a result, found none");
     if (b->a && (rc = sub_val(v, a->a, b->a, m, off)))
         return kv_wrap(v, rc, "type mismatch with result type");
     if (a->async != b->async)
@@ -306,12 +308,20 @@ kv_sub_ext(kv_ctx *v, const kv_ext *a, const kv_ext *b, kv_subst *m,
             return kv_err(v, off, "expected resource, found defined type");
         kv_type *br = kv_res(b->t);
         if (br->abstract && lookup(m, br) == br && m)
-            return kv_subst_add(v, m, br, kv_res(a->t));
+            return kv_subst_add(v, m, br, a->t);
         return sub_resource(v, a->t, b->t, m, off);
     }
     if (b->sort == KC_TYPE && a->t && a->t->kind == KC_T_RESOURCE)
         return kv_err(v, off, "expected defined type, found resource");
-    return kv_sub_type(v, a->t, b->t, m, off);
+    if (b->sort == KC_TYPE && b->t && a->t && b->t->kind == KC_T_PRIM &&
+        a->t->kind != KC_T_PRIM) /* a defined primitive type */
+        return kv_err(v, off, "expected primitive, found %s",
+                      kv_kind_name(a->t));
+    int rc = kv_sub_type(v, a->t, b->t, m, off);
+    /* an imported defined type is the argument's type in the instance */
+    if (!rc && m && b->sort == KC_TYPE && b->t && a->t && b->t != a->t)
+        rc = kv_subst_add(v, m, b->t, a->t);
+    return rc;
 }
 
 /* ---- core */
@@ -396,6 +406,21 @@ sub_core_module(kv_ctx *v, const kv_core *a, const kv_core *b, size_t off)
     return 0;
 }
 
+/* "(func (param i32) (result i32))" into buf. */
+static const char *
+core_func_text(const kv_core *f, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "(func");
+    for (uint32_t k = 0; k < f->np + f->nr && n < len; k++)
+        n += (size_t)snprintf(buf + n, len - n, " (%s %s)",
+                              k < f->np ? "param" : "result",
+                              core_val_name(k < f->np ? f->p[k]
+                                                      : f->r[k - f->np]));
+    if (n < len)
+        snprintf(buf + n, len - n, ")");
+    return buf;
+}
+
 int
 kv_sub_core(kv_ctx *v, const kv_core *a, const kv_core *b, size_t off)
 {
@@ -409,8 +434,12 @@ kv_sub_core(kv_ctx *v, const kv_core *a, const kv_core *b, size_t off)
     case 4:
         if (a->np != b->np || a->nr != b->nr ||
             memcmp(a->p, b->p, a->np) != 0 || memcmp(a->r, b->r, a->nr) != 0)
-            return kv_err(v, off, "type mismatch: expected a different "
-                                  "function type");
+        {
+            char x[96], y[96];
+            return kv_err(v, off, "type mismatch: expected: %s, found: %s",
+                          core_func_text(b, x, sizeof x),
+                          core_func_text(a, y, sizeof y));
+        }
         return 0;
     case 1:
         if (a->val != b->val)
@@ -457,11 +486,18 @@ subst(kv_ctx *v, kv_type *t, kv_subst *m)
     if (!t || t->kind == KC_T_PRIM)
         return t;
     if (t->kind == KC_T_RESOURCE && t->same) {
+        /* a name of a resource: an argument or a new resource replaces
+         * it when instantiating; otherwise it stays a name of the same */
+        kv_type *r = subst(v, t->same, m);
+        if (r != t->same && !m->keep_names)
+            return r;
         kv_type *w = kv_alloc(v, sizeof *w);
         if (!w)
             return t;
         *w = *t;
-        w->same = subst(v, t->same, m);
+        w->same = kv_res(r);
+        if (!m->keep_names)
+            w->named = 0;
         return w;
     }
     if (t->kind == KC_T_RESOURCE) {
@@ -475,12 +511,20 @@ subst(kv_ctx *v, kv_type *t, kv_subst *m)
         *r = *t;
         r->local = false; /* a resource of an instance is not defined here */
         r->depth = m->depth;
+        if (!m->keep_names)
+            r->named = 0;
         return r;
     }
+    /* other types: substituted imports and copies made so far are shared */
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->from[i] == t)
+            return m->to[i];
     kv_type *o = kv_alloc(v, sizeof *o);
-    if (!o)
+    if (!o || kv_subst_add(v, m, t, o))
         return t;
     *o = *t;
+    if (!m->keep_names)
+        o->named = 0;
     o->a = subst(v, t->a, m);
     o->b = subst(v, t->b, m);
     if (t->n) {
@@ -531,6 +575,13 @@ kv_depth(const kv_scope *s)
 kv_type *
 kv_fresh_instance(kv_ctx *v, kv_scope *s, kv_type *t)
 {
-    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), true};
+    kv_subst m = {0, 0, NULL, NULL, kv_depth(s), true, true};
+    return subst(v, t, &m);
+}
+
+kv_type *
+kv_unnamed(kv_ctx *v, kv_type *t)
+{
+    kv_subst m = {0, 0, NULL, NULL, UINT32_MAX, true, false};
     return subst(v, t, &m);
 }

@@ -352,9 +352,12 @@ deftype(kv_ctx *v, kv_scope *s, const kc_type *t, bool in_type,
             return kv_err(v, off, "fixed-length list must have at least one "
                                   "element");
         return kv_valtype(v, s, t->a, off, &o->a);
+    case KC_T_STREAM:
+        if (t->has_a && t->a.prim == KC_CHAR)
+            return kv_err(v, off, "`stream<char>` is not valid at this time");
+        return opt_valtype(v, s, t->has_a, t->a, off, &o->a);
     case KC_T_LIST:
     case KC_T_OPTION:
-    case KC_T_STREAM:
     case KC_T_FUTURE:
         return opt_valtype(v, s, t->has_a, t->a, off, &o->a);
     case KC_T_RESULT:

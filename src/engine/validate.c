@@ -377,7 +377,7 @@ check_definitions(vctx *v)
     for (uint32_t i = m->nimported_mems; i < m->nmems; i++)
         if ((rc = check_mem(v, &m->mems[i])))
             return rc;
-    if (m->nmems > 1)
+    if (m->nmems > 1 && !m->features.multi_memory)
         return invalid(v, 0, "multiple memories");
     return 0;
 }

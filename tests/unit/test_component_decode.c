@@ -275,7 +275,7 @@ KT_TEST(component_malformed)
     static const uint8_t mismatch[] = {PRE, 7, 3, 1, 0x7f, 0x7f};
     expect_error(mismatch, sizeof mismatch, KUMO_EMALFORMED, "mismatch");
     static const uint8_t bad_type[] = {PRE, 7, 2, 1, 0x30};
-    expect_error(bad_type, sizeof bad_type, KUMO_EMALFORMED, "invalid type");
+    expect_error(bad_type, sizeof bad_type, KUMO_EMALFORMED, "for component defined type");
     static const uint8_t big_vec[] = {PRE,  7,    6,    0xff, 0xff,
                                       0xff, 0xff, 0x0f, 0x7f};
     expect_error(big_vec, sizeof big_vec, KUMO_EMALFORMED, "too large");
@@ -285,18 +285,18 @@ KT_TEST(component_malformed)
                  "invalid value type");
     /* import with name prefix 0x03 */
     static const uint8_t bad_name[] = {PRE, 10, 5, 1, 0x03, 1, 'a', 0x01};
-    expect_error(bad_name, sizeof bad_name, KUMO_EMALFORMED, "name prefix");
+    expect_error(bad_name, sizeof bad_name, KUMO_EMALFORMED, "for component name");
     /* import with a bad UTF-8 name */
     static const uint8_t bad_utf8[] = {PRE, 10,   6,    1,   0x00,
                                        1,   0xff, 0x01, 0x00};
     expect_error(bad_utf8, sizeof bad_utf8, KUMO_EMALFORMED, "UTF-8");
     /* alias with a bad sort */
     static const uint8_t bad_sort[] = {PRE, 6, 5, 1, 0x09, 0x00, 0x00, 0x00};
-    expect_error(bad_sort, sizeof bad_sort, KUMO_EMALFORMED, "invalid sort");
+    expect_error(bad_sort, sizeof bad_sort, KUMO_EMALFORMED, "for component external kind");
     /* outer alias of a func */
     static const uint8_t bad_outer[] = {PRE, 6, 5, 1, 0x01, 0x02, 0x00, 0x00};
     expect_error(bad_outer, sizeof bad_outer, KUMO_EMALFORMED,
-                 "outer alias of a func");
+                 "for component outer alias kind");
     /* canon with an unknown opcode */
     static const uint8_t bad_canon[] = {PRE, 8, 2, 1, 0x3f};
     expect_error(bad_canon, sizeof bad_canon, KUMO_EMALFORMED,
@@ -311,7 +311,7 @@ KT_TEST(component_malformed)
     /* nested component with a core preamble */
     static const uint8_t nested[] = {PRE,  4, 8, 0x00, 0x61, 0x73,
                                      0x6d, 1, 0, 0,    0};
-    expect_error(nested, sizeof nested, KUMO_EMALFORMED, "preamble");
+    expect_error(nested, sizeof nested, KUMO_EMALFORMED, "version header for a component");
     /* truncated LEB in the middle */
     static const uint8_t trunc[] = {PRE, 7, 2, 1, 0x69};
     expect_error(trunc, sizeof trunc, KUMO_EMALFORMED, "unexpected end");

@@ -86,6 +86,36 @@ KT_TEST(cvalidate_defined_types)
                      "cannot be empty"));
 }
 
+/* validate_section's result for one type section body. */
+static int
+types_rc(const uint8_t *body, size_t n)
+{
+    char msg[256];
+    return validate_section(7, body, n, msg, sizeof msg);
+}
+
+KT_TEST(cvalidate_max_value_size)
+{
+    /* elem_size(t, i64) < 2^28: (list u8 2^28-1) is fine, 2^28 is not */
+    KT_CHECK(types_rc(TYPES(1, 0x67, 0x7d, 0xff, 0xff, 0xff, 0x7f)) == 0);
+    KT_CHECK(rejects(7, TYPES(1, 0x67, 0x7d, 0x80, 0x80, 0x80, 0x80, 0x01),
+                     "exceeds maximum byte size"));
+    /* (list u64 2^29): 2^32 bytes, wraps to 0 in 32 bits */
+    KT_CHECK(rejects(7, TYPES(1, 0x67, 0x77, 0x80, 0x80, 0x80, 0x80, 0x02),
+                     "exceeds maximum byte size"));
+    /* (list string 2^24): 16-byte strings with 64-bit pointers */
+    KT_CHECK(rejects(7, TYPES(1, 0x67, 0x73, 0x80, 0x80, 0x80, 0x08),
+                     "exceeds maximum byte size"));
+    /* (tuple (list u8 2^28-1) (list u8 1)) = type 0, 1, then the tuple */
+    KT_CHECK(rejects(7,
+                     TYPES(3, 0x67, 0x7d, 0xff, 0xff, 0xff, 0x7f, 0x67, 0x7d,
+                           0x01, 0x6f, 2, 0, 1),
+                     "exceeds maximum byte size"));
+    /* stream<char> is rejected, stream<u8> is not */
+    KT_CHECK(rejects(7, TYPES(1, 0x66, 0x01, 0x74), "not valid at this time"));
+    KT_CHECK(types_rc(TYPES(1, 0x66, 0x01, 0x7d)) == 0);
+}
+
 KT_TEST(cvalidate_flags_limit)
 {
     uint8_t body[3 + 33 * 2];
