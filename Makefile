@@ -28,10 +28,11 @@ LDOPT   =
 endif
 
 CFLAGS_ALL = $(WARN) $(DEFS) $(INCS) $(OPT) $(CFLAGS)
-LIBS    = -lm
+LIBS    = -lm -luv -lpthread
 CLI_LIBS = -ljansson
 
-LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c)
+LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c) \
+          $(wildcard src/wasi/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
@@ -39,7 +40,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
 
-.PHONY: all test unit-test spec-test asan-test fuzz fuzz-replay clang-check clean bench bench-inst
+.PHONY: all test unit-test spec-test wasi-test asan-test fuzz fuzz-replay clang-check clean bench bench-inst
 all: $(OUT)/kumo $(OUT)/libkumo.a
 
 $(OUT)/obj/%.o: %.c
@@ -66,15 +67,25 @@ unit-test: $(OUT)/unit-tests
 spec-test: $(OUT)/kumo
 	OUT=$(OUT) tests/spec/run-spec.sh $(OUT)/kumo $(SHARED)
 
+# wasi-test: `kumo run` integration tests (tests/wasi/run-tests.sh builds
+# the guests with clang + wasi-libc into $(OUT)/wasi; skipped without that
+# toolchain); log in $(OUT)/wasi.log.
+wasi-test: $(OUT)/kumo
+	@{ tests/wasi/run-tests.sh $(OUT)/kumo $(OUT)/wasi $(SHARED); \
+	   echo $$? > $(OUT)/wasi.rc; } 2>&1 | tee $(OUT)/wasi.log; \
+	exit $$(cat $(OUT)/wasi.rc)
+
 test: all
-	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log; rc=0; \
+	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log $(OUT)/wasi.log; rc=0; \
 	$(MAKE) --no-print-directory unit-test || rc=1; \
 	$(MAKE) --no-print-directory spec-test || rc=1; \
+	$(MAKE) --no-print-directory wasi-test || rc=1; \
 	tests/summary.sh $(OUT) || rc=1; \
 	exit $$rc
 
 asan-test:
-	$(MAKE) BUILD=asan unit-test spec-test
+	@rm -f build-asan/wasi.log
+	$(MAKE) BUILD=asan unit-test spec-test wasi-test
 	@tests/summary.sh build-asan
 
 # Both compilers must build the tree warning-free (-Werror).

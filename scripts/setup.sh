@@ -6,5 +6,7 @@ SUDO=
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     build-essential clang llvm libclang-rt-14-dev libjansson-dev python3 \
+    libuv1-dev lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt \
+    rustc libstd-rust-dev-wasm32 \
     ca-certificates git >/dev/null
 echo "setup: dependencies installed"

@@ -21,6 +21,8 @@
     X(inspect, "APP.wasm",                                                     \
       "decode and validate a module; print its imports and exports")           \
     X(wit, "APP.wasm", "print a component's world (imports and exports) as WIT") \
+    X(run, "[options] APP.wasm [args...]",                                     \
+      "run a WASI program (preview1 module) sandboxed; --help for options")   \
     X(spectest, "[-v|-q] [--fork] PATH...",                                    \
       "run wast2json spec scripts (.json files or directories)")
 

@@ -41,6 +41,7 @@
 typedef struct opts {
     bool verbose, quiet, fork;
     bool all_features; /* enable every feature for every script */
+    bool no_guard;     /* stores with KUMO_STORE_NO_GUARD */
 } opts;
 
 /* differs: passed with the right kind of failure but a message other than
@@ -943,6 +944,8 @@ script_init(script *s, const opts *o, const char *path)
     kumo_store_config cfg = {.max_call_depth = SPEC_CALL_DEPTH};
     int rc;
 
+    if (o->no_guard)
+        cfg.flags |= KUMO_STORE_NO_GUARD;
     memset(s, 0, sizeof *s);
     s->o = o;
     s->path = path;
@@ -1201,13 +1204,15 @@ spectest_usage(FILE *f)
                "          that script only)\n"
                "  --all-features  enable every feature for every script\n"
                "          (default: WebAssembly 2.0, plus the proposal of\n"
-               "          scripts under proposals/NAME/)\n");
+               "          scripts under proposals/NAME/)\n"
+               "  --no-guard  heap memories with explicit bounds checks\n"
+               "          (KUMO_STORE_NO_GUARD) instead of guard pages\n");
 }
 
 int
 kc_cmd_spectest(int argc, char **argv)
 {
-    opts o = {false, false, false, false};
+    opts o = {false, false, false, false, false};
     pathlist pl = {NULL, 0, 0};
     totals t;
     bool opts_done = false;
@@ -1229,6 +1234,8 @@ kc_cmd_spectest(int argc, char **argv)
             o.fork = true;
         } else if (strcmp(a, "--all-features") == 0) {
             o.all_features = true;
+        } else if (strcmp(a, "--no-guard") == 0) {
+            o.no_guard = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             spectest_usage(stdout);
             return 0;

@@ -1,0 +1,217 @@
+/* run.c - running a preview1 command: a store, the preview1 functions,
+ * the instance, and _start on a fiber of a private libuv loop that runs
+ * until the program ends. A deadline is enforced twice: a watchdog
+ * thread interrupts the store (a guest computing traps at its next call
+ * or loop iteration) and wakes the loop through a uv_async, whose
+ * callback cancels a wait in progress (a guest sleeping or reading traps
+ * as it returns from the wait). */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/base.h"
+#include "fiber.h"
+#include "wasi.h"
+
+typedef struct run {
+    kumo_wasi_ctx *ctx;
+    const kumo_module *m;
+    const kumo_wasi_run_config *cfg;
+    kumo_wasi_result *res;
+    kumo_store *store;
+    kumo_linker *linker;
+    int rc;
+    /* watchdog */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool finished;
+    atomic_bool timed_out;
+    uv_async_t async;
+} run;
+
+static void
+set_msg(kumo_wasi_result *res, const char *msg)
+{
+    snprintf(res->message, sizeof res->message, "%s", msg);
+}
+
+static void
+classify(run *r, int rc)
+{
+    kumo_wasi_result *res = r->res;
+    uint32_t code;
+
+    if (kumo_wasi_exited(r->ctx, &code)) {
+        res->end = KUMO_WASI_END_EXIT;
+        res->exit_code = code;
+    } else if (rc == 0) {
+        res->end = KUMO_WASI_END_EXIT;
+        res->exit_code = 0;
+    } else if (atomic_load(&r->timed_out) && (rc == KUMO_ETRAP_INTERRUPTED ||
+                                atomic_load(&r->ctx->cancel))) {
+        res->end = KUMO_WASI_END_TIMEOUT;
+        res->code = KUMO_ETRAP_INTERRUPTED;
+        snprintf(res->message, sizeof res->message,
+                 "deadline exceeded (timeout of %llu ms)",
+                 (unsigned long long)r->cfg->timeout_ms);
+    } else {
+        res->end = KUMO_IS_TRAP(rc) ? KUMO_WASI_END_TRAP : KUMO_WASI_END_ERROR;
+        res->code = rc;
+        set_msg(res, KUMO_IS_TRAP(rc) ? kumo_store_trap_message(r->store)
+                                      : kumo_strerror(rc));
+    }
+}
+
+/* The fiber's body: instantiate (a start function may call WASI too) and
+ * call _start. */
+static void
+body(void *arg)
+{
+    run *r = arg;
+    kumo_instance *inst;
+    kumo_extern start;
+    kumo_diag diag;
+    int rc;
+
+    memset(&diag, 0, sizeof diag);
+    rc = kumo_linker_instantiate(r->linker, r->store, r->m, &inst, &diag);
+    if (rc < 0 && !KUMO_IS_TRAP(rc)) {
+        r->res->end = KUMO_WASI_END_ERROR;
+        r->res->code = rc;
+        set_msg(r->res, diag.message[0] ? diag.message : kumo_strerror(rc));
+        r->rc = rc;
+        return;
+    }
+    if (rc == 0) {
+        if (kumo_instance_export(inst, "_start", 6, &start) < 0 ||
+            start.kind != KUMO_EXTERN_FUNC ||
+            kumo_func_type(start.u.func)->nparams != 0) {
+            r->res->end = KUMO_WASI_END_ERROR;
+            r->res->code = KUMO_ENOTFOUND;
+            set_msg(r->res, "no `_start` function exported (not a command)");
+            r->rc = KUMO_ENOTFOUND;
+            return;
+        }
+        if (r->cfg && r->cfg->fuel)
+            kumo_store_set_fuel(r->store, r->cfg->fuel);
+        kumo_val results[4];
+        rc = kumo_func_call(r->store, start.u.func, NULL, results);
+    }
+    classify(r, rc);
+}
+
+static void
+on_async(uv_async_t *h)
+{
+    run *r = h->data;
+    kx_wait_cancel(r->ctx);
+}
+
+static void *
+watchdog(void *arg)
+{
+    run *r = arg;
+    struct timespec dl;
+    uint64_t ms = r->cfg->timeout_ms;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += (time_t)(ms / 1000);
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->finished &&
+           pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)
+        ;
+    while (!r->finished) {
+        /* Keep interrupting: a request made before the guest's outermost
+         * call began is cleared by that call. */
+        atomic_store(&r->timed_out, true);
+        atomic_store(&r->ctx->cancel, 1);
+        kumo_store_interrupt(r->store);
+        uv_async_send(&r->async);
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += 20000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &dl);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static int
+drive(run *r)
+{
+    uv_loop_t loop;
+    pthread_t th;
+    bool has_watchdog = r->cfg && r->cfg->timeout_ms;
+    int rc;
+
+    if (uv_loop_init(&loop) < 0)
+        return KUMO_ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    uv_async_init(&loop, &r->async, on_async);
+    r->async.data = r;
+    uv_unref((uv_handle_t *)&r->async); /* the fiber's waits keep it up */
+    if (has_watchdog && pthread_create(&th, NULL, watchdog, r) != 0)
+        has_watchdog = false;
+    rc = kx_fiber_start(&loop, body, r, NULL);
+    if (rc == 0)
+        uv_run(&loop, UV_RUN_DEFAULT);
+    if (has_watchdog) {
+        pthread_mutex_lock(&r->mu);
+        r->finished = true;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(th, NULL);
+    }
+    uv_close((uv_handle_t *)&r->async, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    kx_fiber_pool_trim();
+    return rc;
+}
+
+int
+kumo_wasi_run_command(kumo_wasi_ctx *ctx, const kumo_module *m,
+                      const kumo_wasi_run_config *cfg,
+                      kumo_wasi_result *res)
+{
+    run r;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.m = m;
+    r.cfg = cfg;
+    r.res = res;
+    res->end = KUMO_WASI_END_ERROR;
+    atomic_store(&ctx->cancel, 0);
+    ctx->exited = false;
+    rc = kumo_store_new(cfg ? &cfg->store : NULL, &r.store);
+    if (rc == 0)
+        rc = kumo_linker_new(&r.linker);
+    if (rc == 0)
+        rc = kumo_wasi_preview1_define(ctx, r.store, r.linker);
+    if (rc == 0)
+        rc = drive(&r);
+    if (rc == 0)
+        rc = r.rc;
+    else {
+        res->code = rc;
+        set_msg(res, kumo_strerror(rc));
+    }
+    kumo_linker_free(r.linker);
+    kumo_store_free(r.store);
+    return rc;
+}
