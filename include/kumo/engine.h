@@ -167,6 +167,22 @@ void kumo_store_set_fuel(kumo_store *s, uint64_t fuel);
 uint64_t kumo_store_fuel(const kumo_store *s);
 void kumo_store_interrupt(kumo_store *s);
 
+/*
+ * Per-thread execution state of the engine: the guard-page recovery points
+ * and the depth of host -> guest re-entry. A host that switches stacks on
+ * one thread (fibers: several guest calls suspended and resumed on one
+ * event loop) keeps one kumo_exec_state per fiber, zero-initialised, and
+ * calls kumo_exec_state_swap(&fiber_state) right before switching into the
+ * fiber and again right after switching back out: each swap exchanges the
+ * thread's current state with *st.
+ */
+typedef struct kumo_exec_state {
+    void *guard_top;
+    uint32_t nesting;
+} kumo_exec_state;
+
+void kumo_exec_state_swap(kumo_exec_state *st);
+
 /* ---- host functions ---- */
 
 /* What a host function sees of its caller. */

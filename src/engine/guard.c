@@ -31,6 +31,14 @@ typedef struct guard_point {
 
 static _Thread_local guard_point *top;
 
+void
+ke_guard_swap_top(void **p)
+{
+    guard_point *t = top;
+    top = *p;
+    *p = t;
+}
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int installed; /* 1 in place, -1 refused */
 static struct sigaction prev_segv, prev_bus;

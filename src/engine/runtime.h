@@ -144,6 +144,9 @@ int ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp);
  * (host -> guest) each get their own recovery point. Used by
  * kumo_func_call (and so by start functions).
  */
+/* guard.c: exchange the thread's innermost recovery point with *top. */
+void ke_guard_swap_top(void **top);
+
 int ke_guard_call(kumo_store *s, kumo_func *f, kumo_val *sp);
 
 /* instance.c: evaluate a validated constant expression of inst's module

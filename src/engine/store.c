@@ -19,6 +19,15 @@
 #define MAX_NESTING 1000
 static _Thread_local uint32_t nesting;
 
+void
+kumo_exec_state_swap(kumo_exec_state *st)
+{
+    uint32_t n = nesting;
+    nesting = st->nesting;
+    st->nesting = n;
+    ke_guard_swap_top(&st->guard_top);
+}
+
 /* ---- stores ---- */
 
 int

@@ -17,6 +17,7 @@
 
 #include "../base/base.h"
 #include "fiber.h"
+#include "kumo/engine.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define KX_ASAN 1
@@ -50,6 +51,10 @@ struct kx_fiber {
     void (*done)(void *arg);
     void *arg;
     bool finished;
+    /* The engine's per-thread state (guard-page recovery points, host
+     * re-entry depth) belongs to whichever stack runs: swapped in on
+     * enter, out when the fiber suspends or finishes. */
+    kumo_exec_state exec;
     /* ASan bookkeeping: the loop stack we came from, the fake stack. */
     const void *back_bottom;
     size_t back_size;
@@ -120,7 +125,9 @@ enter(kx_fiber *f)
                                    STACK_SIZE);
 #endif
     current = f;
+    kumo_exec_state_swap(&f->exec);
     swapcontext(&f->back, &f->self);
+    kumo_exec_state_swap(&f->exec);
     current = NULL;
 #if KX_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
