@@ -67,6 +67,11 @@ int kb_read_f64(kb_reader *r, uint64_t *bits);
 /* A name: u32 length then UTF-8 bytes (validated). Not NUL-terminated. */
 int kb_read_name(kb_reader *r, const uint8_t **out, uint32_t *len);
 
+/* Write the UTF-8 encoding of code point cp (at most U+10FFFF, not a
+ * surrogate: the caller checks) to out, which has room for 4 bytes.
+ * Returns the number of bytes written. */
+size_t kb_utf8_put(char *out, uint32_t cp);
+
 /* True when [s, s+n) is well-formed UTF-8 (no overlongs, no surrogates,
  * at most U+10FFFF). */
 bool kb_utf8_valid(const uint8_t *s, size_t n);

@@ -138,30 +138,6 @@ utf8_decode(const uint8_t *s, size_t n, size_t *i, uint32_t *cp)
     return 0;
 }
 
-static size_t
-utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
 
 static int
 string_oob(kc_cx *cx)
@@ -213,11 +189,11 @@ decode_string(kc_cx *cx, uint32_t ptr, uint32_t bytes, int enc, kumo_cval *v)
                 kb_free(o);
                 return kc_trap(cx, "invalid utf-16");
             }
-            n += utf8_put(o + n, u);
+            n += kb_utf8_put(o + n, u);
         }
     } else {
         for (uint32_t i = 0; i < bytes; i++)
-            n += utf8_put(o + n, m[i]);
+            n += kb_utf8_put(o + n, m[i]);
     }
     o[n] = '\0';
     v->kind = KUMO_CV_STRING;

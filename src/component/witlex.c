@@ -462,30 +462,6 @@ hexval(char c)
     return -1;
 }
 
-static size_t
-put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* A core-wasm `name` literal: escapes \t \n \r \" \' \\ \hh \u{...}; the
  * decoded bytes must be valid UTF-8. */
@@ -535,7 +511,7 @@ lex_string(lexer *L, kw_token *t)
                 cp >= 0x110000 || (cp >= 0xD800 && cp < 0xE000))
                 return lex_err(L, L->i, "%s", "invalid unicode escape");
             L->i++;
-            n += put_utf8(out + n, cp);
+            n += kb_utf8_put(out + n, cp);
         } else if (hexval(e) >= 0 && L->i < L->len &&
                    hexval(L->src[L->i]) >= 0) {
             out[n++] = (char)(hexval(e) * 16 + hexval(L->src[L->i]));
