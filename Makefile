@@ -10,7 +10,11 @@ WARN    = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wundef -Wwrite-strings \
           -Wimplicit-fallthrough -Werror
 DEFS    = -D_GNU_SOURCE
-INCS    = -Iinclude
+INCS    = -Iinclude -I$(LLHTTP_INC)
+# llhttp's generated C parser ships in Debian's node-llhttp; it is compiled
+# into libkumo from there (never copied into the tree).
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
 
 ifeq ($(BUILD),asan)
 OUT     = build-asan
@@ -32,20 +36,80 @@ LIBS    = -lm -luv -lpthread
 CLI_LIBS = -ljansson
 
 LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c) \
-          $(wildcard src/wasi/*.c)
+          $(wildcard src/wasi/*.c) \
+          $(wildcard src/http/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(LLHTTP_OBJ)
+LLHTTP_OBJ = $(patsubst %,$(OUT)/obj/llhttp/%.o,api http llhttp)
+HTTP_LIBS = -lnghttp2 -lssl -lcrypto
+LIBS    += $(HTTP_LIBS)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
 
-.PHONY: all test unit-test spec-test wasi-test asan-test fuzz fuzz-replay clang-check clean bench bench-inst
+# WASI 0.2 host bindings: tools/witgen reads the WIT of $(SHARED)/spec at
+# build time (it is never copied into the tree) and writes
+# $(OUT)/gen/wasi_bind.{h,c} (never edited, never committed), which is
+# compiled into libkumo; src/wasi/p2_*.c implement its typed prototypes.
+# Regenerated when the generator or the WIT changes.
+WIT_DIR  = $(SHARED)/spec/wasi/0.2.12/proposals
+WASI_WIT = $(patsubst %,$(WIT_DIR)/%/wit,io clocks random cli filesystem sockets)
+WASI_IFACES = wasi:io/error wasi:io/poll wasi:io/streams \
+    wasi:clocks/monotonic-clock wasi:clocks/wall-clock \
+    wasi:random/random wasi:random/insecure wasi:random/insecure-seed \
+    wasi:cli/environment wasi:cli/exit wasi:cli/stdin wasi:cli/stdout \
+    wasi:cli/stderr wasi:cli/terminal-input wasi:cli/terminal-output \
+    wasi:cli/terminal-stdin wasi:cli/terminal-stdout wasi:cli/terminal-stderr \
+    wasi:filesystem/types wasi:filesystem/preopens \
+    wasi:sockets/network wasi:sockets/instance-network wasi:sockets/udp \
+    wasi:sockets/udp-create-socket wasi:sockets/tcp \
+    wasi:sockets/tcp-create-socket wasi:sockets/ip-name-lookup
+WITGEN  = $(OUT)/witgen
+WITGEN_OBJ = $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tools/witgen/*.c) \
+    $(wildcard src/base/*.c) src/component/witlex.c \
+    src/component/witparse.c src/component/witresolve.c)
+GEN_OBJ = $(OUT)/obj/gen/wasi_bind.o
+LIB_OBJ += $(GEN_OBJ)
+INCS    += -I$(OUT)/gen
+# the unit tests also link the generator and bindings of a test WIT
+UNIT_GEN_OBJ = $(OUT)/obj/tools/witgen/gen.o $(OUT)/obj/gen/wgtest_bind.o
+
+.PHONY: all test unit-test spec-test wasi-test http-test asan-test fuzz fuzz-replay clang-check clean bench bench-inst
 all: $(OUT)/kumo $(OUT)/libkumo.a
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(OUT)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -w -I$(LLHTTP_INC) -c $< -o $@
+
+$(WITGEN): $(WITGEN_OBJ)
+	$(CC) $(LDOPT) -o $@ $^
+
+$(OUT)/gen/wasi_bind.h $(OUT)/gen/wasi_bind.c &: $(WITGEN) \
+        $(wildcard $(WIT_DIR)/*/wit/*.wit)
+	@mkdir -p $(OUT)/gen
+	ASAN_OPTIONS=detect_leaks=0 $(WITGEN) --prefix kx \
+	    --out $(OUT)/gen/wasi_bind --feature cli-exit-with-code \
+	    $(WASI_WIT) -- $(WASI_IFACES)
+
+$(OUT)/gen/wgtest_bind.h $(OUT)/gen/wgtest_bind.c &: $(WITGEN) \
+        tests/unit/witgen-test.wit
+	@mkdir -p $(OUT)/gen
+	ASAN_OPTIONS=detect_leaks=0 $(WITGEN) --prefix wgt \
+	    --out $(OUT)/gen/wgtest_bind tests/unit/witgen-test.wit -- \
+	    kumo:test/things kumo:test/more
+
+$(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# sources including a generated header wait for it
+$(filter $(OUT)/obj/src/wasi/%,$(LIB_OBJ)) $(UNIT_OBJ): | \
+    $(OUT)/gen/wasi_bind.h $(OUT)/gen/wgtest_bind.h
 
 $(OUT)/libkumo.a: $(LIB_OBJ)
 	@rm -f $@
@@ -54,8 +118,8 @@ $(OUT)/libkumo.a: $(LIB_OBJ)
 $(OUT)/kumo: $(CLI_OBJ) $(OUT)/libkumo.a
 	$(CC) $(LDOPT) -o $@ $(CLI_OBJ) $(OUT)/libkumo.a $(CLI_LIBS) $(LIBS)
 
-$(OUT)/unit-tests: $(UNIT_OBJ) $(OUT)/libkumo.a
-	$(CC) $(LDOPT) -o $@ $(UNIT_OBJ) $(OUT)/libkumo.a $(LIBS)
+$(OUT)/unit-tests: $(UNIT_OBJ) $(UNIT_GEN_OBJ) $(OUT)/libkumo.a
+	$(CC) $(LDOPT) -o $@ $(UNIT_OBJ) $(UNIT_GEN_OBJ) $(OUT)/libkumo.a $(LIBS)
 
 # unit-test and spec-test leave their logs in $(OUT)/ (unit.log,
 # spec-*.log); `make test` runs both even when one fails and ends with the
@@ -75,11 +139,22 @@ wasi-test: $(OUT)/kumo
 	   echo $$? > $(OUT)/wasi.rc; } 2>&1 | tee $(OUT)/wasi.log; \
 	exit $$(cat $(OUT)/wasi.rc)
 
+# http-test: the HTTP server against curl (tests/http/run-tests.sh, a demo
+# server on 127.0.0.1 random ports); log in $(OUT)/http.log.
+$(OUT)/http-demo: tests/http/demo.c $(OUT)/libkumo.a
+	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(OUT)/libkumo.a $(LIBS)
+
+http-test: $(OUT)/http-demo
+	@{ tests/http/run-tests.sh $(OUT)/http-demo $(OUT)/http; \
+	   echo $$? > $(OUT)/http.rc; } 2>&1 | tee $(OUT)/http.log; \
+	exit $$(cat $(OUT)/http.rc)
+
 test: all
-	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log $(OUT)/wasi.log; rc=0; \
+	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log $(OUT)/wasi.log $(OUT)/http.log; rc=0; \
 	$(MAKE) --no-print-directory unit-test || rc=1; \
 	$(MAKE) --no-print-directory spec-test || rc=1; \
 	$(MAKE) --no-print-directory wasi-test || rc=1; \
+	$(MAKE) --no-print-directory http-test || rc=1; \
 	tests/summary.sh $(OUT) || rc=1; \
 	exit $$rc
 
@@ -98,9 +173,13 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_FLAGS = $(WARN) $(DEFS) $(INCS) -O1 -g -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all
-build-fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h) $(wildcard src/engine/*.def)
+FUZZ_LLHTTP = $(patsubst %,build-fuzz/llhttp/%.o,api http llhttp)
+build-fuzz/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p build-fuzz/llhttp
+	clang -O1 -g -w -fsanitize=fuzzer-no-link,address,undefined -I$(LLHTTP_INC) -c $< -o $@
+build-fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h) $(wildcard src/engine/*.def) $(FUZZ_LLHTTP) $(OUT)/gen/wasi_bind.c
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(OUT)/gen/wasi_bind.c $(FUZZ_LLHTTP) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 
@@ -114,7 +193,8 @@ fuzz-replay: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-clang build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+    $(WITGEN_OBJ:.o=.d) $(UNIT_GEN_OBJ:.o=.d)
 
 # Benchmarks (bench/run.sh): each bench/programs/*.c natively (gcc -O2) and
 # under Kumo (clang --target=wasm32-wasi), medians, ratios, geometric mean.

@@ -8,5 +8,7 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
     build-essential clang llvm libclang-rt-14-dev libjansson-dev python3 \
     libuv1-dev lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt \
     rustc libstd-rust-dev-wasm32 \
-    ca-certificates git >/dev/null
+    ca-certificates git \
+    libuv1-dev node-llhttp libnghttp2-dev libssl-dev openssl curl \
+    nghttp2-client >/dev/null
 echo "setup: dependencies installed"

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kumo/base.h"
+#include "kumo/component.h"
 #include "kumo/engine.h"
 
 #ifdef __cplusplus
@@ -75,6 +76,28 @@ bool kumo_wasi_ctx_net_allowed(const kumo_wasi_ctx *ctx, const char *host,
 int kumo_wasi_preview1_define(kumo_wasi_ctx *ctx, kumo_store *s,
                               kumo_linker *l);
 
+/*
+ * Define every function and resource type of WASI 0.2 (wasi:io error,
+ * poll, streams; wasi:clocks monotonic-clock, wall-clock; wasi:random
+ * random, insecure, insecure-seed; wasi:cli environment, exit, stdin,
+ * stdout, stderr, terminal-*; wasi:filesystem types, preopens;
+ * wasi:sockets network, instance-network, tcp, tcp-create-socket, udp,
+ * udp-create-socket, ip-name-lookup) in l, bound to ctx (which must
+ * outlive l and every instance made with it). The interfaces are
+ * defined at version 0.2.12 and match imports of any 0.2.x. The host
+ * functions are the typed C functions of the bindings generated from
+ * the WIT (tools/witgen). wasi:cli/exit unwinds the guest like proc_exit.
+ * Sockets follow the network policy: TCP sockets and connections need
+ * kumo_wasi_ctx_allow_net, lookups kumo_wasi_ctx_allow_lookup (else
+ * access-denied); UDP is not supported yet.
+ * Returns 0 or KUMO_ENOMEM.
+ */
+int kumo_wasi_p2_define(kumo_wasi_ctx *ctx, kumo_clinker *l);
+
+/* Whether kumo_wasi_p2_define provides interface iface (a name such as
+ * "wasi:io/streams@0.2.6", matched by the version rule). */
+bool kumo_wasi_p2_provides(const char *iface, size_t len);
+
 /* True when the guest called proc_exit; *code gets its argument. */
 bool kumo_wasi_exited(const kumo_wasi_ctx *ctx, uint32_t *code);
 
@@ -113,6 +136,17 @@ typedef struct kumo_wasi_result {
 int kumo_wasi_run_command(kumo_wasi_ctx *ctx, const kumo_module *m,
                           const kumo_wasi_run_config *cfg,
                           kumo_wasi_result *res);
+
+/*
+ * Instantiate component c (a command: exports wasi:cli/run@0.2.x) against
+ * the WASI 0.2 host of ctx in a new store and call run on a fiber, as
+ * kumo_wasi_run_command does for modules. run returning ok ends with exit
+ * code 0, err with 1, wasi:cli/exit with its code. Fills *res; returns 0
+ * when the program ran, or a negative code when it could not start.
+ */
+int kumo_wasi_run_component(kumo_wasi_ctx *ctx, const kumo_component *c,
+                            const kumo_wasi_run_config *cfg,
+                            kumo_wasi_result *res);
 
 #ifdef __cplusplus
 }

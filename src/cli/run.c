@@ -219,6 +219,32 @@ run_module(const char *app, const uint8_t *bytes, size_t len,
     return report(app, &res);
 }
 
+static int
+run_component(const char *app, const uint8_t *bytes, size_t len,
+              kumo_wasi_ctx *ctx, const opts *o)
+{
+    kumo_component *c = NULL;
+    kumo_wasi_result res;
+    kumo_diag diag;
+    int rc;
+
+    memset(&diag, 0, sizeof diag);
+    rc = kumo_component_new(bytes, len, &c, &diag);
+    if (rc == 0)
+        rc = kumo_component_validate(c, &diag);
+    if (rc < 0) {
+        fprintf(stderr, "kumo run: %s:0x%zx: %s: %s\n", app, diag.offset,
+                kumo_strerror(rc),
+                diag.message[0] ? diag.message : kumo_strerror(rc));
+        kumo_component_free(c);
+        return 1;
+    }
+    kumo_wasi_run_component(ctx, c, &o->cfg, &res);
+    kumo_component_free(c);
+    fflush(stdout);
+    return report(app, &res);
+}
+
 int
 kc_cmd_run(int argc, char **argv)
 {
@@ -243,16 +269,10 @@ kc_cmd_run(int argc, char **argv)
         goto done;
     }
     if (len >= 8 && memcmp(bytes, "\0asm", 4) == 0 && bytes[4] == 0x0d &&
-        bytes[6] == 0x01) {
-        fprintf(stderr,
-                "kumo run: %s: is a component; component support for "
-                "`kumo run` arrives with the component host (run a "
-                "preview1 core module for now)\n",
-                app);
-        rc = 1;
-        goto done;
-    }
-    rc = run_module(app, bytes, len, ctx, &o);
+        bytes[6] == 0x01)
+        rc = run_component(app, bytes, len, ctx, &o);
+    else
+        rc = run_module(app, bytes, len, ctx, &o);
 done:
     free(bytes);
     kumo_wasi_ctx_free(ctx);

@@ -15,6 +15,16 @@ static const char *const op_formats[KE_OP_COUNT_] = {
 #define KE_NUMI(name, base) [KE_OP_##name] = "SSI",
 #define KE_BRC(name, cmp) [KE_OP_##name] = "SST",
 #define KE_BRCI(name, cmp) [KE_OP_##name] = "SIT",
+#define KE_MEMF(base)                                                          \
+    [KE_OP_##base##_A] = "SSSI", [KE_OP_##base##_AI] = "SSII",               \
+    [KE_OP_##base##_AS] = "SSSII",
+#define KE_LDOP(name, load, op)                                                \
+    [KE_OP_##name] = "SSSI", [KE_OP_##name##_AI] = "SSSII",
+#define KE_SHOP(name, op, sh) [KE_OP_##name] = "SSSI",
+#define KE_RMW(name, ldop, store) [KE_OP_##name] = "SSI",
+#define KE_ADDBR(name, brc) [KE_OP_##name] = "SSIST",
+#define KE_ADDBRI(name, brci) [KE_OP_##name] = "SSIIT",
+#define KE_BINBIN(name, prod, op) [KE_OP_##name] = "SSSS",
 #include "ops.def"
 };
 
@@ -25,6 +35,16 @@ static const char *const op_names[KE_OP_COUNT_] = {
 #define KE_NUMI(name, base) [KE_OP_##name] = #name,
 #define KE_BRC(name, cmp) [KE_OP_##name] = #name,
 #define KE_BRCI(name, cmp) [KE_OP_##name] = #name,
+#define KE_MEMF(base)                                                          \
+    [KE_OP_##base##_A] = #base "_A", [KE_OP_##base##_AI] = #base "_AI",      \
+    [KE_OP_##base##_AS] = #base "_AS",
+#define KE_LDOP(name, load, op)                                                \
+    [KE_OP_##name] = #name, [KE_OP_##name##_AI] = #name "_AI",
+#define KE_SHOP(name, op, sh) [KE_OP_##name] = #name,
+#define KE_RMW(name, ldop, store) [KE_OP_##name] = #name,
+#define KE_ADDBR(name, brc) [KE_OP_##name] = #name,
+#define KE_ADDBRI(name, brci) [KE_OP_##name] = #name,
+#define KE_BINBIN(name, prod, op) [KE_OP_##name] = #name,
 #include "ops.def"
 };
 
@@ -67,13 +87,16 @@ instr_len(const ke_code *c, uint32_t pc)
 void
 ke_code_thread(ke_code *c, uint32_t *dst)
 {
-    const int32_t *h = ke_interp_handlers();
+    const int32_t *h = ke_interp_handlers(false);
+    const int32_t *hu = ke_interp_handlers(true);
+    uint32_t *du = dst + c->nwords;
     memcpy(dst, c->words, c->nwords * sizeof *dst);
     for (uint32_t pc = 0, len; pc < c->nwords; pc += len) {
         uint32_t op = c->words[pc], k = pc + 1;
         if (!(len = instr_len(c, pc)))
             break;
         dst[pc] = (uint32_t)h[op];
+        du[pc] = (uint32_t)hu[op];
         for (const char *f = op_formats[op]; *f; f++, k++) {
             if (*f == 'T')
                 dst[k] = c->words[k] - pc;
@@ -83,8 +106,10 @@ ke_code_thread(ke_code *c, uint32_t *dst)
         if (op == KE_OP_BR_TABLE)
             for (; k < pc + len; k++)
                 dst[k] = c->words[k] - pc;
+        memcpy(du + pc + 1, dst + pc + 1, (len - 1) * sizeof *dst);
     }
-    c->run = dst;
+    c->run[0] = dst;
+    c->run[1] = du;
 }
 
 void

@@ -15,6 +15,7 @@
 #ifndef KUMO_SRC_ENGINE_CODE_H
 #define KUMO_SRC_ENGINE_CODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,13 @@ typedef enum ke_op {
 #define KE_NUMI(name, base) KE_OP_##name,
 #define KE_BRC(name, cmp) KE_OP_##name,
 #define KE_BRCI(name, cmp) KE_OP_##name,
+#define KE_MEMF(base) KE_OP_##base##_A, KE_OP_##base##_AI, KE_OP_##base##_AS,
+#define KE_LDOP(name, load, op) KE_OP_##name, KE_OP_##name##_AI,
+#define KE_SHOP(name, op, sh) KE_OP_##name,
+#define KE_RMW(name, ldop, store) KE_OP_##name,
+#define KE_ADDBR(name, brc) KE_OP_##name,
+#define KE_ADDBRI(name, brci) KE_OP_##name,
+#define KE_BINBIN(name, prod, op) KE_OP_##name,
 #include "ops.def"
     KE_OP_COUNT_
 } ke_op;
@@ -35,7 +43,9 @@ typedef struct ke_code {
     /* What the interpreter runs: words with each opcode word replaced by
      * its handler's offset (direct threading, see ke_code_thread); not
      * separately owned (compile.c keeps it in the words allocation). */
-    const uint32_t *run;
+    /* run[1]: the same for instances whose memory 0 is guarded
+     * (runtime.h): loads and stores go to handlers without bounds checks. */
+    const uint32_t *run[2];
     uint32_t nparams, nresults;
     uint32_t nlocals;    /* declared locals, excluding params */
     uint32_t frame_size; /* cells the frame needs, params to deepest
@@ -47,11 +57,13 @@ const char *ke_op_format(ke_op op);
 /* Name of op, e.g. "I32_ADD". */
 const char *ke_op_name(ke_op op);
 
-/* Fill dst (c->nwords words) with the threaded form of c->words and set
- * c->run = dst (compile.c; c must pass ke_code_check). */
+/* Fill dst (2 * c->nwords words) with the two threaded forms of c->words
+ * and set c->run[0] = dst, c->run[1] = dst + c->nwords (compile.c;
+ * c must pass ke_code_check). */
 void ke_code_thread(ke_code *c, uint32_t *dst);
-/* The handler offsets by opcode, for ke_code_thread (interp.c). */
-const int32_t *ke_interp_handlers(void);
+/* The handler offsets by opcode, for ke_code_thread (interp.c): with
+ * bounds-checked loads and stores (unchecked false) or without. */
+const int32_t *ke_interp_handlers(bool unchecked);
 
 /* Debug listing of c, one instruction per line (compile.c). */
 void ke_code_dump(const ke_code *c, FILE *out);

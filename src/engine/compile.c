@@ -13,14 +13,16 @@
  * entered from reachable code): in dead code the type stack is polymorphic
  * and its heights are meaningless, but it is still validated.
  *
- * Decoding is done twice: ke_scan_func checks the body's syntax first so
- * that a malformed body is reported as such even if an earlier instruction
- * is invalid (the spec decodes the whole module before validating).
+ * Decoding is done twice (scan.c): ke_scan_func checks the body's syntax
+ * first so that a malformed body is reported as such even if an earlier
+ * instruction is invalid (the spec decodes the whole module before
+ * validating).
  */
 #include <stdio.h>
 
 #include "code.h"
 #include "module.h"
+#include "scan.h"
 
 /* Frame size cap (cells): far beyond any real function, small enough that
  * slot arithmetic never overflows. */
@@ -98,21 +100,14 @@ typedef struct comp {
      * last_h: local.set may retarget it, br_if/if may fuse with it. */
     uint32_t seq, last_seq, last_pc, last_end, last_h;
     uint16_t last_op;
+    /* Peephole state: the last code address a jump targets (nothing may
+     * be merged across it), and the start and end of the last COPY (or
+     * COPY2) emitted. */
+    uint32_t label_at, copy_pc, copy_end;
+    uint32_t prev_pc, prev2_pc; /* starts of the last two instructions */
 } comp;
 
-/* A decoded instruction. op is the opcode byte, or 0x100 | sub-opcode for
- * the 0xfc-prefixed ones. */
-typedef struct instr {
-    size_t at;
-    uint32_t op;
-    uint32_t x, y;     /* index immediates; memarg: x = align, y = offset */
-    int64_t bt;        /* block type: >= 0 type index, else see t */
-    uint64_t bits;     /* constants */
-    uint32_t ntargets; /* br_table: labels before the default */
-    const uint8_t *targets; /* br_table: the label vector */
-    uint32_t nt;            /* select t*: number of types */
-    ke_valtype t;           /* block/select/ref.null type, 0x40 = none */
-} instr;
+typedef ke_instr instr;
 
 /* ---- opcode tables, from ops.def ---- */
 
@@ -161,6 +156,59 @@ static const uint16_t brc_form[KE_OP_COUNT_] = {
 
 static const uint16_t brci_form[KE_OP_COUNT_] = {
 #define KE_BRCI(name, cmp) [KE_OP_##cmp] = KE_OP_##name,
+#include "ops.def"
+};
+
+/* The fused-address forms of a load or store. */
+static const uint16_t memf_a[KE_OP_COUNT_] = {
+#define KE_MEMF(base) [KE_OP_##base] = KE_OP_##base##_A,
+#include "ops.def"
+};
+
+static const uint16_t memf_ai[KE_OP_COUNT_] = {
+#define KE_MEMF(base) [KE_OP_##base] = KE_OP_##base##_AI,
+#include "ops.def"
+};
+
+static const uint16_t memf_as[KE_OP_COUNT_] = {
+#define KE_MEMF(base) [KE_OP_##base] = KE_OP_##base##_AS,
+#include "ops.def"
+};
+
+/* Superinstructions made of a producer and the binary op consuming its
+ * result (ops.def KE_LDOP, KE_SHOP). */
+typedef struct fusion {
+    uint16_t prod, op, fused;
+} fusion;
+
+static const fusion fusions[] = {
+#define KE_LDOP(name, load, op)                                                \
+    {KE_OP_##load, KE_OP_##op, KE_OP_##name},                                  \
+        {KE_OP_##load##_AI, KE_OP_##op, KE_OP_##name##_AI},
+#define KE_SHOP(name, op, sh) {KE_OP_##sh, KE_OP_##op, KE_OP_##name},
+#define KE_RMW(name, ldop, store) {KE_OP_##ldop, KE_OP_##store, KE_OP_##name},
+#define KE_BINBIN(name, prod, op) {KE_OP_##prod, KE_OP_##op, KE_OP_##name},
+#include "ops.def"
+};
+
+static uint16_t
+find_fusion(uint16_t prod, uint16_t op)
+{
+    for (size_t i = 0; i < sizeof fusions / sizeof fusions[0]; i++)
+        if (fusions[i].prod == prod && fusions[i].op == op)
+            return fusions[i].fused;
+    return 0;
+}
+
+/* i32.add of an immediate followed by a fused compare-and-branch on its
+ * result (ops.def KE_ADDBR), by the compare-and-branch opcode. */
+static const uint16_t addbr_form[KE_OP_COUNT_] = {
+#define KE_ADDBR(name, brc) [KE_OP_##brc] = KE_OP_##name,
+#include "ops.def"
+};
+
+static const uint16_t addbri_form[KE_OP_COUNT_] = {
+#define KE_ADDBRI(name, brci) [KE_OP_##brci] = KE_OP_##name,
 #include "ops.def"
 };
 
@@ -223,267 +271,6 @@ static int
 oom(comp *s)
 {
     return kb_diag(s->diag, KUMO_ENOMEM, s->at, "out of memory");
-}
-
-/* ---- instruction decoding (shared by the scan and the compiler) ---- */
-
-static bool
-valtype_ok(uint8_t t)
-{
-    return t == KUMO_I32 || t == KUMO_I64 || t == KUMO_F32 || t == KUMO_F64 ||
-           t == KUMO_FUNCREF || t == KUMO_EXTERNREF;
-}
-
-static int
-malformed(kb_reader *r, size_t at, const char *msg)
-{
-    return kb_diag(r->diag, KUMO_EMALFORMED, at, "%s", msg);
-}
-
-static int
-read_zero(kb_reader *r)
-{
-    uint8_t b;
-    int rc = kb_read_u8(r, &b);
-    if (rc)
-        return rc;
-    if (b != 0)
-        return malformed(r, kb_offset(r) - 1, "zero byte expected");
-    return 0;
-}
-
-/* Block type: bt >= 0 is a type index; otherwise t is a value type or
- * 0x40 for none. */
-static int
-read_blocktype(kb_reader *r, instr *in)
-{
-    size_t at = kb_offset(r);
-    int64_t v;
-    int rc = kb_read_s33(r, &v);
-    if (rc)
-        return rc;
-    in->bt = v;
-    if (v >= 0)
-        return 0;
-    if (v < -64)
-        return malformed(r, at, "malformed value type");
-    in->t = (uint8_t)(0x80 + v);
-    if (in->t != 0x40 && !valtype_ok(in->t))
-        return malformed(r, at, "malformed value type");
-    return 0;
-}
-
-static int
-read_select_types(kb_reader *r, instr *in)
-{
-    int rc = kb_read_u32(r, &in->nt);
-    if (rc)
-        return rc;
-    in->t = T_UNKNOWN;
-    for (uint32_t i = 0; i < in->nt; i++) {
-        uint8_t t;
-        if ((rc = kb_read_u8(r, &t)))
-            return rc;
-        if (!valtype_ok(t))
-            return malformed(r, kb_offset(r) - 1, "malformed value type");
-        if (i == 0)
-            in->t = t;
-    }
-    return 0;
-}
-
-static int
-read_br_table(kb_reader *r, instr *in)
-{
-    int rc = kb_read_u32(r, &in->ntargets);
-    if (rc)
-        return rc;
-    in->targets = r->p;
-    for (uint64_t i = 0; i <= in->ntargets; i++) {
-        uint32_t l;
-        if ((rc = kb_read_u32(r, &l)))
-            return rc;
-    }
-    return 0;
-}
-
-static int
-read_fc(kb_reader *r, const kumo_module *m, instr *in)
-{
-    uint32_t sub;
-    int rc = kb_read_u32(r, &sub);
-    if (rc)
-        return rc;
-    in->op = 0x100 | (sub & 0xff);
-    if (sub <= 7)
-        return 0;
-    switch (sub) {
-    case 8: /* memory.init */
-    case 9: /* data.drop */
-        /* Without data segments the index is simply unknown (invalid);
-         * wabt omits the data count section in that case. */
-        if (!m->has_datacount && m->ndatas > 0)
-            return malformed(r, in->at, "data count section required");
-        if ((rc = kb_read_u32(r, &in->x)))
-            return rc;
-        return sub == 8 ? read_zero(r) : 0;
-    case 10: /* memory.copy */
-        if ((rc = read_zero(r)))
-            return rc;
-        return read_zero(r);
-    case 11: /* memory.fill */
-        return read_zero(r);
-    case 12: /* table.init elem table */
-    case 14: /* table.copy dst src */
-        if ((rc = kb_read_u32(r, &in->x)))
-            return rc;
-        return kb_read_u32(r, &in->y);
-    case 13: /* elem.drop */
-    case 15: /* table.grow */
-    case 16: /* table.size */
-    case 17: /* table.fill */
-        return kb_read_u32(r, &in->x);
-    default:
-        return kb_diag(r->diag, KUMO_EMALFORMED, in->at,
-                       "illegal opcode 0xfc %u", sub);
-    }
-}
-
-static bool
-no_immediates(uint8_t op)
-{
-    return op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0b || op == 0x0f ||
-           op == 0x1a || op == 0x1b || op == 0xd1 || (op >= 0x45 && op <= 0xc4);
-}
-
-static int
-read_instr(kb_reader *r, const kumo_module *m, instr *in)
-{
-    uint8_t op;
-    int rc;
-    in->at = kb_offset(r);
-    if ((rc = kb_read_u8(r, &op)))
-        return rc;
-    in->op = op;
-    if (no_immediates(op))
-        return 0;
-    if (op >= 0x28 && op <= 0x3e) { /* memarg */
-        if ((rc = kb_read_u32(r, &in->x)))
-            return rc;
-        return kb_read_u32(r, &in->y);
-    }
-    if ((op >= 0x20 && op <= 0x26) || op == 0x0c || op == 0x0d || op == 0x10 ||
-        op == 0xd2)
-        return kb_read_u32(r, &in->x);
-    switch (op) {
-    case 0x02:
-    case 0x03:
-    case 0x04:
-        return read_blocktype(r, in);
-    case 0x0e:
-        return read_br_table(r, in);
-    case 0x11:
-        if ((rc = kb_read_u32(r, &in->x)))
-            return rc;
-        return kb_read_u32(r, &in->y);
-    case 0x1c:
-        return read_select_types(r, in);
-    case 0x3f:
-    case 0x40:
-        return read_zero(r);
-    case 0x41: {
-        int32_t v;
-        rc = kb_read_s32(r, &v);
-        in->bits = (uint32_t)v;
-        return rc;
-    }
-    case 0x42: {
-        int64_t v;
-        rc = kb_read_s64(r, &v);
-        in->bits = (uint64_t)v;
-        return rc;
-    }
-    case 0x43: {
-        uint32_t v;
-        rc = kb_read_f32(r, &v);
-        in->bits = v;
-        return rc;
-    }
-    case 0x44:
-        return kb_read_f64(r, &in->bits);
-    case 0xd0:
-        if ((rc = kb_read_u8(r, &in->t)))
-            return rc;
-        if (in->t != KUMO_FUNCREF && in->t != KUMO_EXTERNREF)
-            return malformed(r, kb_offset(r) - 1, "malformed reference type");
-        return 0;
-    case 0xfc:
-        return read_fc(r, m, in);
-    default:
-        return kb_diag(r->diag, KUMO_EMALFORMED, in->at,
-                       "illegal opcode 0x%02x", op);
-    }
-}
-
-static void
-body_reader(const kumo_module *m, uint32_t fidx, kumo_diag *diag, kb_reader *r)
-{
-    const ke_funcbody *fb = &m->bodies[fidx - m->nimported_funcs];
-    r->base = m->bytes;
-    r->p = m->bytes + fb->expr.off;
-    r->end = r->p + fb->expr.len;
-    r->diag = diag;
-    r->eof_msg = NULL;
-}
-
-/* The syntax of a body: every instruction decodes, `else` only in an `if`,
- * the final `end` is the body's last byte. */
-int
-ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag)
-{
-    kb_reader r;
-    uint8_t *kinds = NULL; /* per open block: 1 = `if` before `else` */
-    uint32_t depth = 1, cap = 0;
-    instr in;
-    int rc = 0;
-
-    body_reader(m, fidx, diag, &r);
-    if ((rc = kb_reserve((void **)&kinds, &cap, 16, 1)))
-        goto nomem;
-    kinds[0] = 0;
-    while (depth > 0) {
-        if (kb_at_end(&r)) {
-            bool at_eof = r.end >= m->bytes + m->size;
-            rc = malformed(&r, kb_offset(&r),
-                           at_eof ? "unexpected end" : "END opcode expected");
-            goto out;
-        }
-        if ((rc = read_instr(&r, m, &in)))
-            goto out;
-        if (in.op >= 0x02 && in.op <= 0x04) {
-            if ((rc = kb_reserve((void **)&kinds, &cap, depth + 1, 1)))
-                goto nomem;
-            kinds[depth++] = in.op == 0x04;
-        } else if (in.op == 0x05) {
-            if (!kinds[depth - 1]) {
-                rc = malformed(&r, in.at, "END opcode expected");
-                goto out;
-            }
-            kinds[depth - 1] = 0;
-        } else if (in.op == 0x0b) {
-            depth--;
-        }
-    }
-    if (!kb_at_end(&r))
-        rc = malformed(&r, kb_offset(&r), "section size mismatch");
-out:
-    kb_free(kinds);
-    if (rc && diag)
-        diag->func_index = fidx;
-    return rc;
-nomem:
-    rc = kb_diag(diag, KUMO_ENOMEM, 0, "out of memory");
-    goto out;
 }
 
 /* ---- the type stack and the control stack ---- */
@@ -644,6 +431,8 @@ push_ctrl(comp *s, uint8_t kind, const blocktype *bt)
     c->params = bt->params;
     c->results = bt->results;
     c->target = s->ncode;
+    if (kind == K_LOOP)
+        s->label_at = s->ncode;
     c->patch = KE_NONE;
     c->else_patch = KE_NONE;
     return push_n(s, bt->nparams, bt->params);
@@ -664,8 +453,9 @@ label_types(const ctrl *c)
 
 /* ---- emission ---- */
 
+/* Append n words (the rest of an instruction, or a table). */
 static int
-emit(comp *s, uint32_t n, const uint32_t *w)
+emit_raw(comp *s, uint32_t n, const uint32_t *w)
 {
     if (!live(s))
         return 0;
@@ -679,9 +469,57 @@ emit(comp *s, uint32_t n, const uint32_t *w)
     return 0;
 }
 
+/* Append an instruction (n words), remembering where it starts. */
+static int
+emit(comp *s, uint32_t n, const uint32_t *w)
+{
+    if (live(s)) {
+        s->prev2_pc = s->prev_pc;
+        s->prev_pc = s->ncode;
+    }
+    return emit_raw(s, n, w);
+}
+
 #define EMIT(s, ...)                                                           \
     emit((s), sizeof((uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t),            \
          (uint32_t[]){__VA_ARGS__})
+#define EMIT_RAW(s, ...)                                                       \
+    emit_raw((s), sizeof((uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t),        \
+             (uint32_t[]){__VA_ARGS__})
+
+/* Where the instruction ending at s->ncode starts, if known (one
+ * instruction taken back is allowed for), else KE_NONE. */
+static uint32_t
+prev_instr(const comp *s)
+{
+    if (s->prev_pc < s->ncode)
+        return s->prev_pc;
+    if (s->prev_pc == s->ncode && s->prev2_pc < s->ncode)
+        return s->prev2_pc;
+    return KE_NONE;
+}
+
+/* COPY dst src; merged with a COPY or COPY2 just before it into a COPY2
+ * or COPY3. */
+static int
+emit_copy(comp *s, uint32_t dst, uint32_t src)
+{
+    int rc;
+    if (live(s) && s->copy_end == s->ncode && s->label_at != s->ncode &&
+        s->code[s->copy_pc] != KE_OP_COPY3) {
+        uint32_t *op = &s->code[s->copy_pc];
+        *op = *op == KE_OP_COPY ? KE_OP_COPY2 : KE_OP_COPY3;
+        if ((rc = EMIT_RAW(s, dst, src)))
+            return rc;
+        s->copy_end = s->ncode;
+        return 0;
+    }
+    s->copy_pc = s->ncode;
+    if ((rc = EMIT(s, KE_OP_COPY, dst, src)))
+        return rc;
+    s->copy_end = s->ncode;
+    return 0;
+}
 
 /* Record that the instruction just emitted at pc (opcode op) wrote its
  * result to the canonical slot of height h (see comp.last_*). */
@@ -723,7 +561,7 @@ materialize(comp *s, uint32_t h)
     int rc = 0;
     if (v->kind == V_LOCAL) {
         s->lrefs[v->local]--;
-        rc = EMIT(s, KE_OP_COPY, slot(s, h), v->local);
+        rc = emit_copy(s, slot(s, h), v->local);
     } else if (v->kind == V_CONST) {
         rc = emit_const(s, slot(s, h), v);
     }
@@ -774,6 +612,15 @@ flush_local(comp *s, uint32_t x)
     return 0;
 }
 
+/* local.get and constants emit nothing: the instruction before them
+ * still counts as the last one (last_made) for the entries below. */
+static void
+transparent(comp *s)
+{
+    if (s->last_seq + 1 == s->seq)
+        s->last_seq = s->seq;
+}
+
 /* Push a pending entry (plain push in dead code). */
 static int
 push_pending(comp *s, ke_valtype t, const vinfo *v)
@@ -811,6 +658,8 @@ add_patch(comp *s, ctrl *c, uint32_t pos)
 static void
 resolve(comp *s, uint32_t head, uint32_t target)
 {
+    if (head != KE_NONE)
+        s->label_at = target;
     while (head != KE_NONE) {
         uint32_t next = s->code[head];
         s->code[head] = target;
@@ -839,7 +688,7 @@ emit_moves(comp *s, uint32_t dst, uint32_t top, uint32_t n)
         const vinfo *v = &s->vi[top - n + i];
         uint32_t own = slot(s, top - n + i);
         if (v->kind == V_LOCAL)
-            rc = EMIT(s, KE_OP_COPY, own, v->local);
+            rc = emit_copy(s, own, v->local);
         else if (v->kind == V_CONST)
             rc = emit_const(s, own, v);
         else
@@ -853,9 +702,9 @@ emit_moves(comp *s, uint32_t dst, uint32_t top, uint32_t n)
         if (!hazard && v->kind == V_CONST)
             rc = emit_const(s, dst + i, v);
         else if (!hazard && v->kind == V_LOCAL)
-            rc = dst + i == v->local ? 0 : EMIT(s, KE_OP_COPY, dst + i, v->local);
+            rc = dst + i == v->local ? 0 : emit_copy(s, dst + i, v->local);
         else
-            rc = dst + i == src ? 0 : EMIT(s, KE_OP_COPY, dst + i, src);
+            rc = dst + i == src ? 0 : emit_copy(s, dst + i, src);
         if (rc)
             return rc;
     }
@@ -986,7 +835,17 @@ emit_cond_br(comp *s, const cond *k, bool negate, uint32_t target)
         return EMIT(s, k->neg == negate ? KE_OP_BR_IF : KE_OP_BR_UNLESS, k->a,
                     target);
     uint16_t op = negate ? cmp_negate[k->cmp] : k->cmp;
-    return EMIT(s, k->imm ? brci_form[op] : brc_form[op], k->a, k->b, target);
+    uint16_t br = k->imm ? brci_form[op] : brc_form[op];
+    /* i = i + imm just before, branching on i: one ADD_BR instruction. */
+    uint32_t pc = live(s) ? prev_instr(s) : KE_NONE;
+    uint16_t f = k->imm ? addbri_form[br] : addbr_form[br];
+    if (f && pc != KE_NONE && pc + 4 == s->ncode && s->label_at != s->ncode &&
+        s->code[pc] == KE_OP_I32_ADD_I && s->code[pc + 1] == k->a) {
+        uint32_t d = s->code[pc + 1], a = s->code[pc + 2], imm = s->code[pc + 3];
+        s->ncode = pc;
+        return EMIT(s, f, d, a, imm, k->b, target);
+    }
+    return EMIT(s, br, k->a, k->b, target);
 }
 
 /* ---- control instructions ---- */
@@ -1142,6 +1001,7 @@ op_br_if(comp *s, const instr *in)
             if ((rc = emit_branch(s, c, top)))
                 return rc;
             s->code[skip] = s->ncode;
+            s->label_at = s->ncode;
         } else if (c->kind == K_LOOP) {
             if ((rc = emit_cond_br(s, &k, false, c->target)))
                 return rc;
@@ -1255,7 +1115,7 @@ emit_br_table(comp *s, const instr *in, uint32_t top, uint32_t idx)
         return rc;
     tpos = s->ncode;
     for (uint64_t i = 0; i <= n; i++)
-        if ((rc = EMIT(s, KE_NONE)))
+        if ((rc = EMIT_RAW(s, KE_NONE)))
             return rc;
     lr.p = in->targets;
     for (uint64_t i = 0; i <= n; i++) {
@@ -1271,6 +1131,7 @@ emit_br_table(comp *s, const instr *in, uint32_t top, uint32_t idx)
         }
         if (s->tramp[depth] == KE_NONE) {
             s->tramp[depth] = s->ncode;
+            s->label_at = s->ncode;
             if ((rc = emit_branch(s, c, top)))
                 return rc;
         }
@@ -1427,8 +1288,10 @@ op_local(comp *s, const instr *in)
     ke_valtype t = s->ltypes[in->x];
     uint32_t x = in->x, h = s->nvals;
     vinfo v = {V_LOCAL, false, x, 0};
-    if (in->op == 0x20) /* local.get: a pending read of x */
+    if (in->op == 0x20) { /* local.get: a pending read of x */
+        transparent(s);
         return push_pending(s, t, &v);
+    }
     /* local.set / local.tee */
     if ((rc = popv(s, t, NULL, &v)))
         return rc;
@@ -1442,7 +1305,7 @@ op_local(comp *s, const instr *in)
         } else if (v.kind == V_CONST) {
             rc = emit_const(s, x, &v);
         } else {
-            rc = EMIT(s, KE_OP_COPY, x,
+            rc = emit_copy(s, x,
                       v.kind == V_LOCAL ? v.local : slot(s, h - 1));
         }
         if (rc)
@@ -1525,11 +1388,81 @@ need_memory(comp *s)
     return 0;
 }
 
+/* Whether the address entry va (at height h) was just computed by an
+ * i32.add (or add of a shifted operand) whose operands do not include
+ * slot `avoid`: then that add is taken back and its operands become the
+ * address of a fused load or store (ops.def KE_MEMF). *op is the plain
+ * form; it becomes the fused one, and ops[0..n) the add's operands. */
+static bool
+fuse_address(comp *s, const vinfo *va, uint32_t h, uint32_t avoid,
+             uint16_t *op, uint32_t ops[3], uint32_t *n)
+{
+    if (va->kind != V_SLOT || !last_made(s, h))
+        return false;
+    const uint32_t *w = s->code + s->last_pc;
+    uint16_t fused;
+    *n = 2;
+    if (s->last_op == KE_OP_I32_ADD) {
+        fused = memf_a[*op];
+        if (w[3] == avoid)
+            return false;
+    } else if (s->last_op == KE_OP_I32_ADD_I) {
+        fused = memf_ai[*op];
+    } else if (s->last_op == KE_OP_I32_ADD_SHL) {
+        fused = memf_as[*op];
+        *n = 3;
+        if (w[3] == avoid)
+            return false;
+    } else {
+        return false;
+    }
+    if (w[2] == avoid)
+        return false;
+    memcpy(ops, w + 2, *n * sizeof *ops);
+    *op = fused;
+    s->ncode = s->last_pc;
+    s->last_pc = KE_NONE;
+    return true;
+}
+
+/* A store of a KE_LDOP result (the entry vv at height h - 1, just made)
+ * to the address and offset that LDOP read: a KE_RMW (*done). */
+static int
+fuse_rmw(comp *s, uint16_t op, const vinfo *va, const vinfo *vv, uint32_t h,
+         uint32_t offset, bool *done)
+{
+    uint16_t fused;
+    *done = false;
+    if (vv->kind != V_SLOT || !last_made(s, h - 1) ||
+        !(fused = find_fusion(s->last_op, op)))
+        return 0;
+    const uint32_t *w = s->code + s->last_pc; /* LDOP dst x addr offset */
+    uint32_t addr = va->kind == V_LOCAL ? va->local : slot(s, h - 2);
+    if (va->kind == V_CONST || w[3] != addr || w[4] != offset)
+        return 0;
+    uint32_t x = w[2];
+    s->ncode = s->last_pc;
+    s->last_pc = KE_NONE;
+    *done = true;
+    return EMIT(s, fused, x, addr, offset);
+}
+
+static int
+emit_fused_mem(comp *s, uint16_t op, uint32_t x, const uint32_t *ops,
+               uint32_t n, uint32_t offset)
+{
+    if (n == 3)
+        return EMIT(s, op, x, ops[0], ops[1], ops[2], offset);
+    return EMIT(s, op, x, ops[0], ops[1], offset);
+}
+
 static int
 op_load_store(comp *s, const instr *in)
 {
     const meminfo *mi = &mem_ops[in->op];
-    uint32_t h = s->nvals, sa = 0, sv = 0;
+    uint32_t h = s->nvals, sa = 0, sv = 0, pc, ops[3], n;
+    uint16_t op = mi->op;
+    bool done = false;
     vinfo va, vv;
     int rc;
     if ((rc = need_memory(s)))
@@ -1538,19 +1471,38 @@ op_load_store(comp *s, const instr *in)
         return fail(s, "alignment must not be larger than natural");
     if (mi->is_store) {
         if ((rc = popv(s, mi->type, NULL, &vv)) ||
-            (rc = popv(s, KUMO_I32, NULL, &va)) ||
-            (rc = src_slot(s, &va, h - 2, &sa)) ||
+            (rc = popv(s, KUMO_I32, NULL, &va)))
+            return rc;
+        if (live(s) && (rc = fuse_rmw(s, op, &va, &vv, h, in->y, &done)))
+            return rc;
+        if (done)
+            return 0;
+        /* A constant value is emitted into slot h - 1 first. */
+        uint32_t avoid = vv.kind == V_CONST ? slot(s, h - 1) : KE_NONE;
+        if (live(s) && fuse_address(s, &va, h - 2, avoid, &op, ops, &n)) {
+            if ((rc = src_slot(s, &vv, h - 1, &sv)))
+                return rc;
+            return emit_fused_mem(s, op, sv, ops, n, in->y);
+        }
+        if ((rc = src_slot(s, &va, h - 2, &sa)) ||
             (rc = src_slot(s, &vv, h - 1, &sv)))
             return rc;
-        return EMIT(s, mi->op, sa, sv, in->y);
+        return EMIT(s, op, sa, sv, in->y);
     }
-    if ((rc = popv(s, KUMO_I32, NULL, &va)) ||
-        (rc = src_slot(s, &va, h - 1, &sa)))
+    if ((rc = popv(s, KUMO_I32, NULL, &va)))
         return rc;
-    uint32_t pc = s->ncode;
-    if ((rc = EMIT(s, mi->op, slot(s, h - 1), sa, in->y)))
+    if (live(s) && fuse_address(s, &va, h - 1, KE_NONE, &op, ops, &n)) {
+        pc = s->ncode;
+        rc = emit_fused_mem(s, op, slot(s, h - 1), ops, n, in->y);
+    } else {
+        if ((rc = src_slot(s, &va, h - 1, &sa)))
+            return rc;
+        pc = s->ncode;
+        rc = EMIT(s, op, slot(s, h - 1), sa, in->y);
+    }
+    if (rc)
         return rc;
-    mark_last(s, pc, mi->op, h - 1);
+    mark_last(s, pc, op, h - 1);
     return push(s, mi->type);
 }
 
@@ -1560,6 +1512,79 @@ imm_fits(const vinfo *v, uint16_t op)
 {
     return v->kind == V_CONST && op && imm_form[op] &&
            (!v->wide || (uint64_t)(int64_t)(int32_t)v->bits == v->bits);
+}
+
+/* Binary op on entries va (height h - 2) and vb (h - 1): when one of
+ * them was just computed by a load or shift that has a superinstruction
+ * with op, take that instruction back and emit the superinstruction
+ * (its other operand first; *done). The producer must be operand b
+ * unless op is commutative. */
+static int
+fuse_binary(comp *s, uint16_t op, const vinfo *va, const vinfo *vb,
+            uint32_t h, bool *done)
+{
+    bool comm = op_mirror[op] == op || op == KE_OP_F64_ADD ||
+                op == KE_OP_F64_MUL;
+    const vinfo *other = va;
+    uint32_t oh = h - 2, so = 0, pc;
+    uint16_t fused;
+    int rc;
+    *done = false;
+    if (!live(s))
+        return 0;
+    if (vb->kind == V_SLOT && last_made(s, h - 1)) {
+        /* b was just made */
+    } else if (comm && va->kind == V_SLOT && vb->kind != V_CONST &&
+               last_made(s, h - 2)) {
+        other = vb;
+        oh = h - 1;
+    } else {
+        return 0;
+    }
+    if (imm_fits(other, op) || !(fused = find_fusion(s->last_op, op)))
+        return 0;
+    /* The producer's operands after its destination: 2, or 3 for the
+     * LOAD_AI forms. */
+    uint32_t w[3], n = s->last_end - s->last_pc - 2;
+    memcpy(w, s->code + s->last_pc + 2, n * sizeof *w);
+    s->ncode = s->last_pc;
+    s->last_pc = KE_NONE;
+    if ((rc = src_slot(s, other, oh, &so)))
+        return rc;
+    pc = s->ncode;
+    rc = n == 3 ? EMIT(s, fused, slot(s, h - 2), so, w[0], w[1], w[2])
+                : EMIT(s, fused, slot(s, h - 2), so, w[0], w[1]);
+    if (rc)
+        return rc;
+    mark_last(s, pc, fused, h - 2);
+    *done = true;
+    return 0;
+}
+
+/* i32.xor of two rotates by constants, the last two instructions (into
+ * the xor's operand slots): one I32_XOR_ROTL2 (*done). */
+static int
+fuse_rotl_pair(comp *s, const vinfo *va, const vinfo *vb, uint32_t h,
+               bool *done)
+{
+    uint32_t p = s->prev2_pc, q = s->last_pc, pc;
+    *done = false;
+    if (!live(s) || va->kind != V_SLOT || vb->kind != V_SLOT ||
+        !last_made(s, h - 1) || s->last_op != KE_OP_I32_ROTL_I ||
+        s->prev_pc != q || p == KE_NONE || p + 4 != q || s->label_at > p ||
+        s->code[p] != KE_OP_I32_ROTL_I || s->code[p + 1] != slot(s, h - 2))
+        return 0;
+    uint32_t a = s->code[p + 2], ka = s->code[p + 3];
+    uint32_t b = s->code[q + 2], kb = s->code[q + 3];
+    s->ncode = p;
+    s->last_pc = KE_NONE;
+    pc = s->ncode;
+    int rc = EMIT(s, KE_OP_I32_XOR_ROTL2, slot(s, h - 2), a, ka, b, kb);
+    if (rc)
+        return rc;
+    mark_last(s, pc, KE_OP_I32_XOR_ROTL2, h - 2);
+    *done = true;
+    return 0;
 }
 
 static int
@@ -1581,6 +1606,13 @@ op_numeric(comp *s, const numinfo *ni)
     }
     if ((rc = popv(s, ni->in, NULL, &vb)) || (rc = popv(s, ni->in, NULL, &va)))
         return rc;
+    bool fused = false;
+    if (op == KE_OP_I32_XOR && (rc = fuse_rotl_pair(s, &va, &vb, h, &fused)))
+        return rc;
+    if (!fused && (rc = fuse_binary(s, op, &va, &vb, h, &fused)))
+        return rc;
+    if (fused)
+        return push(s, ni->out);
     if (imm_fits(&va, op_mirror[op]) && vb.kind != V_CONST) {
         /* constant on the left: swap the operands */
         vinfo t = va;
@@ -1613,6 +1645,7 @@ op_const(comp *s, const instr *in)
 {
     static const ke_valtype types[4] = {KUMO_I32, KUMO_I64, KUMO_F32, KUMO_F64};
     vinfo v = {V_CONST, in->op == 0x42 || in->op == 0x44, 0, in->bits};
+    transparent(s);
     return push_pending(s, types[in->op - 0x41], &v);
 }
 
@@ -1853,6 +1886,8 @@ setup(comp *s, uint32_t fidx)
     if (!s->ltypes || !s->lrefs)
         return oom(s);
     s->last_pc = KE_NONE;
+    s->copy_end = KE_NONE;
+    s->prev_pc = s->prev2_pc = KE_NONE;
     if (s->ft->nparams)
         memcpy(s->ltypes, s->ft->types, s->ft->nparams);
     if (fb->nlocals)
@@ -1872,7 +1907,7 @@ run(comp *s)
             return kb_diag(s->diag, KUMO_EMALFORMED, kb_offset(&s->r),
                            "unexpected end");
         memset(&in, 0, sizeof in);
-        if ((rc = read_instr(&s->r, s->m, &in)))
+        if ((rc = ke_read_instr(&s->r, s->m, &in)))
             return rc;
         s->at = in.at;
         s->seq++;
@@ -1891,8 +1926,8 @@ finish(comp *s, ke_code **out)
     if (fs > MAX_FRAME)
         return kb_diag(s->diag, KUMO_ELIMIT, s->at, "function too complex");
     ke_code *c = kb_calloc(1, sizeof *c);
-    /* One allocation: the opcode words, then their threaded copy. */
-    uint32_t *w = c ? kb_realloc(s->code, 2 * (size_t)s->ncode * sizeof *w)
+    /* One allocation: the opcode words, then their two threaded copies. */
+    uint32_t *w = c ? kb_realloc(s->code, 3 * (size_t)s->ncode * sizeof *w)
                     : NULL;
     if (!w) {
         kb_free(c);
@@ -1925,7 +1960,7 @@ ke_compile_func(kumo_module *m, uint32_t fidx, kumo_diag *diag)
     s.m = m;
     s.diag = diag;
     s.ft = ke_func_type(m, fidx);
-    body_reader(m, fidx, diag, &s.r);
+    ke_body_reader(m, fidx, diag, &s.r);
     s.at = kb_offset(&s.r);
     if ((rc = setup(&s, fidx)) || (rc = run(&s)) || (rc = finish(&s, &code)))
         goto out;

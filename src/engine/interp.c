@@ -95,11 +95,17 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
             kumo_memory *m0_ = inst->mems[0];                                  \
             mem = m0_->data;                                                   \
             mem_size = m0_->pages * KE_PAGE;                                   \
+            unchecked = m0_->guarded;                                          \
         } else {                                                               \
             mem = NULL;                                                        \
             mem_size = 0;                                                      \
+            unchecked = 0;                                                     \
         }                                                                      \
     } while (0)
+/* Memory 0's current size in bytes (instructions that have memory 0:
+ * the local mem_size is only kept up to date for checked code). */
+#define MEM_SIZE() (inst->mems[0]->pages * KE_PAGE)
+
 
 /* Fuel: one unit per function entry and per backward branch. fuel is a
  * local copy of s->fuel, written back at the exit and around host calls.
@@ -115,6 +121,7 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
             if (fuel == 0 || s->interrupt)                                     \
                 goto out_of_fuel;                                              \
             fuel_mark = fuel > FUEL_CHUNK ? fuel - FUEL_CHUNK : 0;             \
+            s->fuel = fuel; /* what a guard-page trap leaves */                \
         }                                                                      \
         fuel--;                                                                \
     } while (0)
@@ -128,6 +135,35 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         if (d_ <= 0)                                                           \
             CHARGE();                                                          \
         ip += d_;                                                              \
+    } while (0)
+
+/* Call callee with its frame at nfp (arguments in place); ip is the
+ * return address. A host function goes through call_host below. */
+#define CALL(callee, nfp)                                                      \
+    do {                                                                       \
+        const ke_code *cc = (callee)->code;                                    \
+        if (UNLIKELY(cc == NULL)) {                                            \
+            host_callee = (callee);                                            \
+            host_fp = (nfp);                                                   \
+            goto call_host;                                                    \
+        }                                                                      \
+        if (UNLIKELY(frp >= frames_end ||                                      \
+                     (size_t)(stack_end - (nfp)) < cc->frame_size))            \
+            TRAP(KUMO_ETRAP_STACK_EXHAUSTED);                                  \
+        CHARGE();                                                              \
+        frp->ret_ip = ip;                                                      \
+        frp->fp = fp;                                                          \
+        frp->inst = inst;                                                      \
+        frp++;                                                                 \
+        for (uint32_t i_ = 0; i_ < cc->nlocals; i_++)                          \
+            (nfp)[cc->nparams + i_] = 0;                                       \
+        fp = (nfp);                                                            \
+        if (UNLIKELY((callee)->inst != inst)) {                                \
+            inst = (callee)->inst;                                             \
+            LOAD_MEM();                                                        \
+        }                                                                      \
+        ip = cc->run[unchecked];                                               \
+        NEXT;                                                                  \
     } while (0)
 
 #define TRAP(code)                                                             \
@@ -277,12 +313,29 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         ip += 4;                                                               \
         NEXT;                                                                  \
     }
-/* An integer comparison in its four shapes. */
+/* Add an immediate, then compare and branch (ops.def KE_ADDBR): (dst,
+ * a, imm, b or imm2, target). */
+#define ADDBR(name, GETB, expr)                                                \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2) + OP(3);                                   \
+        R(1) = a;                                                              \
+        uint32_t b = (uint32_t)(GETB);                                         \
+        if (expr) {                                                            \
+            JUMP(OP(5));                                                       \
+            NEXT;                                                              \
+        }                                                                      \
+        ip += 6;                                                               \
+        NEXT;                                                                  \
+    }
+/* An i32 comparison in its six shapes, an i64 one in four. */
 #define CMP32(name, expr)                                                      \
     BIN32(name, expr)                                                          \
     BIN32I(name##_I, expr)                                                     \
     BRC(BR_##name, uint32_t, R(2), expr)                                       \
-    BRC(BR_##name##_I, uint32_t, OP(2), expr)
+    BRC(BR_##name##_I, uint32_t, OP(2), expr)                                  \
+    ADDBR(ADD_BR_##name, R(4), expr)                                           \
+    ADDBR(ADD_BR_##name##_I, OP(4), expr)
 #define CMP64(name, expr)                                                      \
     BIN64(name, uint32_t, expr)                                                \
     BIN64I(name##_I, uint32_t, expr)                                           \
@@ -292,88 +345,236 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define ARI64(name, expr)                                                      \
     BIN64(name, uint64_t, expr) BIN64I(name##_I, uint64_t, expr)
 
-/* ---- loads (dst, addr, offset) and stores (addr, value, offset) ----
- * EA_CHECK is the single bounds check of every load and store. */
-#define EA_CHECK(ea, addr_slot, width)                                         \
-    uint64_t ea = (uint64_t)(uint32_t)R(addr_slot) + OP(3);                    \
-    if (UNLIKELY(ea + (width) > mem_size))                                     \
+/* ---- loads and stores ----
+ * Effective addresses: the plain form (ops.def KE_MEM) reads the address
+ * from operand `a` and the offset from operand 3; the fused forms
+ * (KE_MEMF) add operands 2 and 3 (a slot, an immediate, or a slot
+ * shifted by operand 4) modulo 2^32 and take the offset from the last
+ * operand. CHECKED is the single bounds check
+ * of every load and store; the UNCHECKED handlers serve instances whose
+ * memory 0 is guarded (runtime.h: an access past the end faults in the
+ * reservation and guard.c turns the fault into the same trap). */
+#define EA_P(a) ((uint64_t)(uint32_t)R(a) + OP(3))
+#define EA_A ((uint64_t)(uint32_t)(R(2) + R(3)) + OP(4))
+#define EA_AI ((uint64_t)(uint32_t)(R(2) + OP(3)) + OP(4))
+#define EA_AS ((uint64_t)(uint32_t)(R(2) + (R(3) << (OP(4) & 31))) + OP(5))
+#define CHECKED(ea, width)                                                     \
+    if (UNLIKELY((ea) + (width) > mem_size))                                   \
     TRAP(KUMO_ETRAP_MEMORY_OOB)
-#define LOAD(name, T, conv)                                                    \
-    L_##name:                                                                  \
+#define UNCHECKED(ea, width) (void)0
+/* One load handler: label, access type, conversion, address, length. */
+#define LOAD1(label, T, conv, EAX, len, CHECK)                                 \
+    label:                                                                     \
     {                                                                          \
         T v;                                                                   \
-        EA_CHECK(ea, 2, sizeof(T));                                            \
+        uint64_t ea = EAX;                                                     \
+        CHECK(ea, sizeof(T));                                                  \
         memcpy(&v, mem + ea, sizeof(T));                                       \
         R(1) = (conv);                                                         \
-        ip += 4;                                                               \
+        ip += len;                                                             \
         NEXT;                                                                  \
     }
-#define STORE(name, T)                                                         \
-    L_##name:                                                                  \
+#define STORE1(label, T, vslot, EAX, len, CHECK)                               \
+    label:                                                                     \
     {                                                                          \
-        T v = (T)R(2);                                                         \
-        EA_CHECK(ea, 1, sizeof(T));                                            \
+        T v = (T)R(vslot);                                                     \
+        uint64_t ea = EAX;                                                     \
+        CHECK(ea, sizeof(T));                                                  \
+        memcpy(mem + ea, &v, sizeof(T));                                       \
+        ip += len;                                                             \
+        NEXT;                                                                  \
+    }
+/* The six handlers of a load: three address forms, checked (L_) and
+ * unchecked (LU_). */
+#define LOAD(name, T, conv)                                                    \
+    LOAD1(L_##name, T, conv, EA_P(2), 4, CHECKED)                              \
+    LOAD1(L_##name##_A, T, conv, EA_A, 5, CHECKED)                             \
+    LOAD1(L_##name##_AI, T, conv, EA_AI, 5, CHECKED)                           \
+    LOAD1(L_##name##_AS, T, conv, EA_AS, 6, CHECKED)                           \
+    LOAD1(LU_##name, T, conv, EA_P(2), 4, UNCHECKED)                           \
+    LOAD1(LU_##name##_A, T, conv, EA_A, 5, UNCHECKED)                          \
+    LOAD1(LU_##name##_AI, T, conv, EA_AI, 5, UNCHECKED)                        \
+    LOAD1(LU_##name##_AS, T, conv, EA_AS, 6, UNCHECKED)
+#define STORE(name, T)                                                         \
+    STORE1(L_##name, T, 2, EA_P(1), 4, CHECKED)                                \
+    STORE1(L_##name##_A, T, 1, EA_A, 5, CHECKED)                               \
+    STORE1(L_##name##_AI, T, 1, EA_AI, 5, CHECKED)                             \
+    STORE1(L_##name##_AS, T, 1, EA_AS, 6, CHECKED)                             \
+    STORE1(LU_##name, T, 2, EA_P(1), 4, UNCHECKED)                             \
+    STORE1(LU_##name##_A, T, 1, EA_A, 5, UNCHECKED)                            \
+    STORE1(LU_##name##_AI, T, 1, EA_AI, 5, UNCHECKED)                          \
+    STORE1(LU_##name##_AS, T, 1, EA_AS, 6, UNCHECKED)
+/* A load feeding a binary operation (ops.def KE_LDOP): (dst, x, addr,
+ * offset); GET turns a cell (or the loaded T) into operand type A, PUT
+ * the result back into a cell. */
+#define LDOP1(label, T, A, GET, PUT, expr, EAX, len, CHECK)                    \
+    label:                                                                     \
+    {                                                                          \
+        T v;                                                                   \
+        uint64_t ea = EAX;                                                     \
+        CHECK(ea, sizeof(T));                                                  \
+        memcpy(&v, mem + ea, sizeof(T));                                       \
+        A a = GET(R(2)), b = GET(v);                                           \
+        R(1) = PUT(expr);                                                      \
+        ip += len;                                                             \
+        NEXT;                                                                  \
+    }
+#define EA_LD ((uint64_t)(uint32_t)R(3) + OP(4))
+#define EA_LDAI ((uint64_t)(uint32_t)(R(3) + OP(4)) + OP(5))
+#define LDOP(name, T, A, GET, PUT, expr)                                       \
+    LDOP1(L_##name, T, A, GET, PUT, expr, EA_LD, 5, CHECKED)                   \
+    LDOP1(L_##name##_AI, T, A, GET, PUT, expr, EA_LDAI, 6, CHECKED)            \
+    LDOP1(LU_##name, T, A, GET, PUT, expr, EA_LD, 5, UNCHECKED)                \
+    LDOP1(LU_##name##_AI, T, A, GET, PUT, expr, EA_LDAI, 6, UNCHECKED)
+/* Its read-modify-write form (ops.def KE_RMW): (x, addr, offset). */
+#define RMW1(label, T, A, GET, PUT, expr, CHECK)                               \
+    label:                                                                     \
+    {                                                                          \
+        T v;                                                                   \
+        uint64_t ea = (uint64_t)(uint32_t)R(2) + OP(3);                        \
+        CHECK(ea, sizeof(T));                                                  \
+        memcpy(&v, mem + ea, sizeof(T));                                       \
+        A a = GET(R(1)), b = GET(v);                                           \
+        v = (T)PUT(expr);                                                      \
         memcpy(mem + ea, &v, sizeof(T));                                       \
         ip += 4;                                                               \
         NEXT;                                                                  \
     }
+#define RMW(name, T, A, GET, PUT, expr)                                        \
+    RMW1(L_##name, T, A, GET, PUT, expr, CHECKED)                              \
+    RMW1(LU_##name, T, A, GET, PUT, expr, UNCHECKED)
+#define U32(x) ((uint32_t)(x))
+
+/* An i32 operation on a shifted or rotated operand (ops.def KE_SHOP):
+ * (dst, a, b, k): fp[dst] = OP(a, SH(b, k)). */
+#define SHOP(name, OPX, SHX)                                                   \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3), k = OP(4);            \
+        b = SHX(b, k);                                                         \
+        R(1) = (uint32_t)OPX(a, b);                                            \
+        ip += 5;                                                               \
+        NEXT;                                                                  \
+    }
+/* Two i32 operations (ops.def KE_BINBIN): (dst, a, b, c): fp[dst] =
+ * OPX(a, PRODX(b, c)). */
+#define BINBIN(name, OPX, PRODX)                                               \
+    L_##name:                                                                  \
+    {                                                                          \
+        uint32_t a = (uint32_t)R(2), b = (uint32_t)R(3), c = (uint32_t)R(4);   \
+        b = PRODX(b, c);                                                       \
+        R(1) = (uint32_t)OPX(a, b);                                            \
+        ip += 5;                                                               \
+        NEXT;                                                                  \
+    }
+#define BINBINF(name, OPX, PRODX)                                              \
+    L_##name:                                                                  \
+    {                                                                          \
+        double a = kn_f64(R(2)), b = kn_f64(R(3)), c = kn_f64(R(4));           \
+        b = PRODX(b, c);                                                       \
+        R(1) = kn_bits64(OPX(a, b));                                           \
+        ip += 5;                                                               \
+        NEXT;                                                                  \
+    }
+#define X_SUB(a, b) ((a) - (b))
+#define X_MUL(a, b) ((a) * (b))
+#define X_ADD(a, b) ((a) + (b))
+#define X_AND(a, b) ((a) & (b))
+#define X_OR(a, b) ((a) | (b))
+#define X_XOR(a, b) ((a) ^ (b))
+#define X_SHL(b, k) ((b) << ((k)&31))
+#define X_SHR_U(b, k) ((b) >> ((k)&31))
+#define X_ROTL(b, k) kn_rotl32(b, k)
 
 /* The interpreter; with handlers != NULL it only returns its handler
- * offset table there (for ke_interp_handlers). */
+ * offset tables there (for ke_interp_handlers: [0] checked, [1]
+ * unchecked loads and stores). */
 static int
 run(kumo_store *s, kumo_func *f, kumo_val *sp, const int32_t **handlers)
 {
 #define H(name) (int32_t)((const char *)&&L_##name - (const char *)&&L_UNREACHABLE),
-    static const int32_t offsets[] = {
+#define HU(name) (int32_t)((const char *)&&LU_##name - (const char *)&&L_UNREACHABLE),
 #define KE_OP(name, fmt) H(name)
 #define KE_NUM(name, prefix, opcode, nargs, in, out) H(name)
-#define KE_MEM(name, opcode, align, type, is_store) H(name)
 #define KE_NUMI(name, b) H(name)
 #define KE_BRC(name, cmp) H(name)
 #define KE_BRCI(name, cmp) H(name)
+#define KE_SHOP(name, op, sh) H(name)
+#define KE_ADDBR(name, brc) H(name)
+#define KE_ADDBRI(name, brci) H(name)
+#define KE_BINBIN(name, prod, op) H(name)
+    static const int32_t offsets[] = {
+#define KE_MEM(name, opcode, align, type, is_store) H(name)
+#define KE_MEMF(b) H(b##_A) H(b##_AI) H(b##_AS)
+#define KE_LDOP(name, load, op) H(name) H(name##_AI)
+#define KE_RMW(name, ldop, store) H(name)
+#include "ops.def"
+    };
+#define KE_OP(name, fmt) H(name)
+#define KE_NUM(name, prefix, opcode, nargs, in, out) H(name)
+#define KE_NUMI(name, b) H(name)
+#define KE_BRC(name, cmp) H(name)
+#define KE_BRCI(name, cmp) H(name)
+#define KE_SHOP(name, op, sh) H(name)
+#define KE_ADDBR(name, brc) H(name)
+#define KE_ADDBRI(name, brci) H(name)
+#define KE_BINBIN(name, prod, op) H(name)
+    static const int32_t offsets_unchecked[] = {
+#define KE_MEM(name, opcode, align, type, is_store) HU(name)
+#define KE_MEMF(b) HU(b##_A) HU(b##_AI) HU(b##_AS)
+#define KE_LDOP(name, load, op) HU(name) HU(name##_AI)
+#define KE_RMW(name, ldop, store) HU(name)
 #include "ops.def"
     };
 #undef H
+#undef HU
     _Static_assert(sizeof offsets / sizeof offsets[0] == KE_OP_COUNT_,
+                   "a handler for every opcode of ops.def");
+    _Static_assert(sizeof offsets_unchecked / sizeof offsets[0] ==
+                       KE_OP_COUNT_,
                    "a handler for every opcode of ops.def");
     const char *const base = (const char *)&&L_UNREACHABLE;
 
     if (handlers) {
-        *handlers = offsets;
+        handlers[0] = offsets;
+        handlers[1] = offsets_unchecked;
         return 0;
     }
 
     const uint32_t depth0 = s->depth;
     kumo_val *const stack_end = s->stack + s->stack_cells;
     const ke_code *code = f->code;
+    /* The next free frame; s->depth is only brought up to date around
+     * host calls (which may re-enter) and at the exit. */
+    ke_frame *frp = s->frames + depth0;
+    ke_frame *const frames_end = s->frames + s->frame_cap;
     kumo_instance *inst = f->inst;
     const uint32_t *ip;
     kumo_val *fp = sp;
     uint8_t *mem;
     uint64_t mem_size;
-    kumo_func *callee;
-    kumo_val *nfp;
+    unsigned unchecked; /* 1: memory 0 is guarded, ke_code.run[1] */
+    kumo_func *host_callee; /* for call_host */
+    kumo_val *host_fp;
     uint64_t fuel, fuel_mark;
     int rc = 0;
 
     if (UNLIKELY(code == NULL)) /* a host function called directly */
         return call_host(s, NULL, f, sp, sp + f->type->nparams);
     fuel = fuel_mark = s->fuel;
-    ip = code->run;
-    if (UNLIKELY(s->depth >= s->frame_cap ||
+    if (UNLIKELY(frp >= frames_end ||
                  (size_t)(stack_end - sp) < code->frame_size))
         TRAP(KUMO_ETRAP_STACK_EXHAUSTED);
     CHARGE();
-    {
-        ke_frame *fr = &s->frames[s->depth++];
-        fr->ret_ip = NULL;
-        fr->fp = NULL;
-        fr->inst = NULL;
-        fr->code = NULL;
-    }
+    frp->ret_ip = NULL; /* the entry frame: RETURN leaves the loop */
+    frp->fp = NULL;
+    frp->inst = NULL;
+    frp->code = NULL;
+    frp++;
     for (uint32_t i = 0; i < code->nlocals; i++)
         fp[code->nparams + i] = 0;
     LOAD_MEM();
+    ip = code->run[unchecked];
     NEXT;
 
     /* ---- control ---- */
@@ -403,63 +604,52 @@ L_BR_TABLE : {
     NEXT;
 }
 L_RETURN : {
-    ke_frame *fr = &s->frames[--s->depth];
+    ke_frame *fr = --frp;
     if (UNLIKELY(fr->ret_ip == NULL))
         goto done;
     ip = fr->ret_ip;
     fp = fr->fp;
-    code = fr->code;
-    inst = fr->inst;
-    LOAD_MEM();
+    /* A guarded memory never moves and its size is not needed here; a
+     * heap memory may have moved or grown in the callee. */
+    if (UNLIKELY(fr->inst != inst || !unchecked)) {
+        inst = fr->inst;
+        LOAD_MEM();
+    }
     NEXT;
 }
-L_CALL:
-    callee = inst->funcs[OP(1)];
-    nfp = fp + OP(2);
+L_CALL : {
+    kumo_func *callee = inst->funcs[OP(1)];
+    kumo_val *nfp = fp + OP(2);
     ip += 3;
-    goto call;
+    CALL(callee, nfp);
+}
 L_CALL_INDIRECT : {
     kumo_table *t = inst->tables[OP(2)];
     uint32_t i = (uint32_t)R(3);
     const ke_functype *want = &inst->module->types[OP(1)];
     if (UNLIKELY(i >= t->size))
         TRAP(KUMO_ETRAP_UNDEFINED_ELEMENT);
-    callee = (kumo_func *)(uintptr_t)t->elems[i];
+    kumo_func *callee = (kumo_func *)(uintptr_t)t->elems[i];
     if (UNLIKELY(callee == NULL))
         TRAP(KUMO_ETRAP_UNINITIALIZED_ELEMENT);
     if (UNLIKELY(callee->type != want &&
                  !ke_functype_equal(callee->type, want)))
         TRAP(KUMO_ETRAP_INDIRECT_TYPE);
-    nfp = fp + OP(4);
+    kumo_val *nfp = fp + OP(4);
     ip += 5;
-    goto call;
+    CALL(callee, nfp);
 }
-call:
-    if (LIKELY(callee->code != NULL)) {
-        const ke_code *cc = callee->code;
-        ke_frame *fr;
-        if (UNLIKELY(s->depth >= s->frame_cap ||
-                     (size_t)(stack_end - nfp) < cc->frame_size))
-            TRAP(KUMO_ETRAP_STACK_EXHAUSTED);
-        CHARGE();
-        fr = &s->frames[s->depth++];
-        fr->ret_ip = ip;
-        fr->fp = fp;
-        fr->inst = inst;
-        fr->code = code;
-        for (uint32_t i = 0; i < cc->nlocals; i++)
-            nfp[cc->nparams + i] = 0;
-        fp = nfp;
-        code = cc;
-        ip = cc->run;
-        if (callee->inst != inst) {
-            inst = callee->inst;
-            LOAD_MEM();
-        }
-        NEXT;
+call_host:
+    /* The host may re-enter (above the arguments and results: nothing of
+     * the caller's frame above them is live), or read or set the fuel. */
+    s->fuel = fuel;
+    s->depth = (uint32_t)(frp - s->frames);
+    {
+        const ke_functype *ht = host_callee->type;
+        uint32_t cells = ht->nparams > ht->nresults ? ht->nparams
+                                                    : ht->nresults;
+        rc = call_host(s, inst, host_callee, host_fp, host_fp + cells);
     }
-    s->fuel = fuel; /* the host may re-enter, or read or set the fuel */
-    rc = call_host(s, inst, callee, nfp, fp + code->frame_size);
     fuel = fuel_mark = s->fuel; /* and check for an interrupt */
     if (UNLIKELY(rc != 0))
         goto fail;
@@ -470,6 +660,21 @@ call:
 L_COPY:
     R(1) = R(2);
     ip += 3;
+    NEXT;
+L_COPY2:
+    R(1) = R(2);
+    R(3) = R(4);
+    ip += 5;
+    NEXT;
+L_COPY3:
+    R(1) = R(2);
+    R(3) = R(4);
+    R(5) = R(6);
+    ip += 7;
+    NEXT;
+L_I32_XOR_ROTL2:
+    R(1) = kn_rotl32((uint32_t)R(2), OP(3)) ^ kn_rotl32((uint32_t)R(4), OP(5));
+    ip += 6;
     NEXT;
 L_SELECT:
     R(1) = (uint32_t)R(4) ? R(2) : R(3);
@@ -504,7 +709,7 @@ L_REF_FUNC:
 
     /* ---- memory ---- */
 L_MEMORY_SIZE:
-    R(1) = mem_size / KE_PAGE;
+    R(1) = MEM_SIZE() / KE_PAGE;
     ip += 2;
     NEXT;
 L_MEMORY_GROW : {
@@ -517,7 +722,7 @@ L_MEMORY_GROW : {
 L_MEMORY_INIT : {
     uint32_t seg = OP(1);
     uint64_t d = (uint32_t)R(2), src = (uint32_t)R(3), n = (uint32_t)R(4);
-    if (UNLIKELY(src + n > inst->data_sizes[seg] || d + n > mem_size))
+    if (UNLIKELY(src + n > inst->data_sizes[seg] || d + n > MEM_SIZE()))
         TRAP(KUMO_ETRAP_MEMORY_OOB);
     if (n)
         memcpy(mem + d,
@@ -532,7 +737,8 @@ L_DATA_DROP:
     NEXT;
 L_MEMORY_COPY : {
     uint64_t d = (uint32_t)R(1), src = (uint32_t)R(2), n = (uint32_t)R(3);
-    if (UNLIKELY(src + n > mem_size || d + n > mem_size))
+    uint64_t size = MEM_SIZE();
+    if (UNLIKELY(src + n > size || d + n > size))
         TRAP(KUMO_ETRAP_MEMORY_OOB);
     if (n)
         memmove(mem + d, mem + src, n);
@@ -541,7 +747,7 @@ L_MEMORY_COPY : {
 }
 L_MEMORY_FILL : {
     uint64_t d = (uint32_t)R(1), n = (uint32_t)R(3);
-    if (UNLIKELY(d + n > mem_size))
+    if (UNLIKELY(d + n > MEM_SIZE()))
         TRAP(KUMO_ETRAP_MEMORY_OOB);
     if (n)
         memset(mem + d, (uint8_t)R(2), n);
@@ -641,6 +847,39 @@ L_ELEM_DROP:
     STORE(I64_STORE8, uint8_t)
     STORE(I64_STORE16, uint16_t)
     STORE(I64_STORE32, uint32_t)
+
+    /* ---- superinstructions ---- */
+    LDOP(F64_ADD_LD, uint64_t, double, kn_f64, kn_bits64, a + b)
+    LDOP(F64_SUB_LD, uint64_t, double, kn_f64, kn_bits64, a - b)
+    LDOP(F64_MUL_LD, uint64_t, double, kn_f64, kn_bits64, a * b)
+    LDOP(I32_ADD_LD, uint32_t, uint32_t, U32, U32, a + b)
+    RMW(F64_ADD_RMW, uint64_t, double, kn_f64, kn_bits64, a + b)
+    RMW(F64_SUB_RMW, uint64_t, double, kn_f64, kn_bits64, a - b)
+    RMW(F64_MUL_RMW, uint64_t, double, kn_f64, kn_bits64, a * b)
+    RMW(I32_ADD_RMW, uint32_t, uint32_t, U32, U32, a + b)
+    BINBIN(I32_ADD_ADD, X_ADD, X_ADD)
+    BINBIN(I32_ADD_AND, X_ADD, X_AND)
+    BINBIN(I32_ADD_XOR, X_ADD, X_XOR)
+    BINBIN(I32_XOR_AND, X_XOR, X_AND)
+    BINBIN(I32_XOR_XOR, X_XOR, X_XOR)
+    BINBIN(I32_AND_XOR, X_AND, X_XOR)
+    BINBINF(F64_ADD_MUL, X_ADD, X_MUL)
+    BINBINF(F64_SUB_MUL, X_SUB, X_MUL)
+    BINBINF(F64_MUL_MUL, X_MUL, X_MUL)
+    BINBINF(F64_MUL_SUB, X_MUL, X_SUB)
+    BINBINF(F64_MUL_ADD, X_MUL, X_ADD)
+    SHOP(I32_ADD_SHL, X_ADD, X_SHL)
+    SHOP(I32_ADD_SHR_U, X_ADD, X_SHR_U)
+    SHOP(I32_ADD_ROTL, X_ADD, X_ROTL)
+    SHOP(I32_AND_SHL, X_AND, X_SHL)
+    SHOP(I32_AND_SHR_U, X_AND, X_SHR_U)
+    SHOP(I32_AND_ROTL, X_AND, X_ROTL)
+    SHOP(I32_OR_SHL, X_OR, X_SHL)
+    SHOP(I32_OR_SHR_U, X_OR, X_SHR_U)
+    SHOP(I32_OR_ROTL, X_OR, X_ROTL)
+    SHOP(I32_XOR_SHL, X_XOR, X_SHL)
+    SHOP(I32_XOR_SHR_U, X_XOR, X_SHR_U)
+    SHOP(I32_XOR_ROTL, X_XOR, X_ROTL)
 
     /* ---- i32 comparisons ---- */
     UN32(I32_EQZ, a == 0)
@@ -859,8 +1098,8 @@ out_of_fuel:
 trap:
     ke_trap(s, rc);
 fail:
-    s->depth = depth0;
 done:
+    s->depth = depth0;
     s->fuel = fuel;
     return rc;
 }
@@ -872,9 +1111,9 @@ ke_interp_call(kumo_store *s, kumo_func *f, kumo_val *sp)
 }
 
 const int32_t *
-ke_interp_handlers(void)
+ke_interp_handlers(bool unchecked)
 {
-    const int32_t *h = NULL;
-    run(NULL, NULL, NULL, &h);
-    return h;
+    const int32_t *h[2] = {NULL, NULL};
+    run(NULL, NULL, NULL, h);
+    return h[unchecked];
 }

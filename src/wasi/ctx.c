@@ -174,6 +174,7 @@ kumo_wasi_ctx_free(kumo_wasi_ctx *ctx)
 {
     if (!ctx)
         return;
+    kx_p2_fini(ctx);
     for (uint32_t i = 0; i < ctx->argc; i++)
         kb_free(ctx->argv[i]);
     kb_free(ctx->argv);

@@ -1,6 +1,7 @@
-/* run.c - running a preview1 command: a store, the preview1 functions,
- * the instance, and _start on a fiber of a private libuv loop that runs
- * until the program ends. A deadline is enforced twice: a watchdog
+/* run.c - running a command: a store, the preview1 functions and
+ * _start (a core module) or the WASI 0.2 host and wasi:cli/run (a
+ * component), on a fiber of a private libuv loop that runs until the
+ * program ends. A deadline is enforced twice: a watchdog
  * thread interrupts the store (a guest computing traps at its next call
  * or loop iteration) and wakes the loop through a uv_async, whose
  * callback cancels a wait in progress (a guest sleeping or reading traps
@@ -17,6 +18,9 @@
 typedef struct run {
     kumo_wasi_ctx *ctx;
     const kumo_module *m;
+    const kumo_component *comp;
+    kumo_clinker *clinker;
+    const char *trap_msg; /* the component's trap message, else NULL */
     const kumo_wasi_run_config *cfg;
     kumo_wasi_result *res;
     kumo_store *store;
@@ -58,9 +62,62 @@ classify(run *r, int rc)
     } else {
         res->end = KUMO_IS_TRAP(rc) ? KUMO_WASI_END_TRAP : KUMO_WASI_END_ERROR;
         res->code = rc;
-        set_msg(res, KUMO_IS_TRAP(rc) ? kumo_store_trap_message(r->store)
+        set_msg(res, KUMO_IS_TRAP(rc) ? (r->trap_msg && r->trap_msg[0]
+                                              ? r->trap_msg
+                                              : kumo_store_trap_message(
+                                                    r->store))
                                       : kumo_strerror(rc));
     }
+}
+
+static void
+start_error(run *r, int rc, const char *msg)
+{
+    r->res->end = KUMO_WASI_END_ERROR;
+    r->res->code = rc;
+    set_msg(r->res, msg);
+    r->rc = rc;
+}
+
+/* The fiber's body for a component: instantiate, call wasi:cli/run. */
+static void
+body_component(run *r)
+{
+    kumo_cinstance *ci = NULL;
+    kumo_cfunc *f;
+    kumo_cval out = {.kind = KUMO_CV_BOOL};
+    kumo_diag diag;
+    int rc;
+
+    memset(&diag, 0, sizeof diag);
+    rc = kumo_component_instantiate(r->store, r->comp, r->clinker, &ci,
+                                    &diag);
+    if (rc < 0 && !KUMO_IS_TRAP(rc)) {
+        start_error(r, rc, diag.message[0] ? diag.message : kumo_strerror(rc));
+        return;
+    }
+    if (rc == 0) {
+        if (kumo_cinstance_func(ci, "wasi:cli/run@0.2.0#run", &f) < 0 ||
+            kumo_ctype_count(kumo_cfunc_type(f)) != 0) {
+            start_error(r, KUMO_ENOTFOUND,
+                        "no `wasi:cli/run@0.2.x` export (not a command)");
+            kumo_cinstance_free(ci);
+            return;
+        }
+        size_t nres = kumo_ctype_result(kumo_cfunc_type(f)) ? 1 : 0;
+        if (r->cfg && r->cfg->fuel)
+            kumo_store_set_fuel(r->store, r->cfg->fuel);
+        rc = kumo_cfunc_call(f, NULL, 0, &out, nres);
+        r->trap_msg = kumo_cinstance_trap_message(ci);
+        if (rc == 0 && nres && out.kind == KUMO_CV_RESULT &&
+            out.u.var.disc == 1 && !r->ctx->exited) {
+            r->ctx->exited = true;
+            r->ctx->exit_code = 1;
+        }
+        kumo_cvals_free(&out, nres);
+    }
+    classify(r, rc);
+    kumo_cinstance_free(ci);
 }
 
 /* The fiber's body: instantiate (a start function may call WASI too) and
@@ -69,6 +126,10 @@ static void
 body(void *arg)
 {
     run *r = arg;
+    if (r->comp) {
+        body_component(r);
+        return;
+    }
     kumo_instance *inst;
     kumo_extern start;
     kumo_diag diag;
@@ -213,5 +274,40 @@ kumo_wasi_run_command(kumo_wasi_ctx *ctx, const kumo_module *m,
     }
     kumo_linker_free(r.linker);
     kumo_store_free(r.store);
+    return rc;
+}
+
+int
+kumo_wasi_run_component(kumo_wasi_ctx *ctx, const kumo_component *c,
+                        const kumo_wasi_run_config *cfg,
+                        kumo_wasi_result *res)
+{
+    run r;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.comp = c;
+    r.cfg = cfg;
+    r.res = res;
+    res->end = KUMO_WASI_END_ERROR;
+    atomic_store(&ctx->cancel, 0);
+    ctx->exited = false;
+    rc = kumo_store_new(cfg ? &cfg->store : NULL, &r.store);
+    if (rc == 0)
+        rc = kumo_clinker_new(&r.clinker);
+    if (rc == 0)
+        rc = kumo_wasi_p2_define(ctx, r.clinker);
+    if (rc == 0)
+        rc = drive(&r);
+    if (rc == 0)
+        rc = r.rc;
+    else {
+        res->code = rc;
+        set_msg(res, kumo_strerror(rc));
+    }
+    kumo_store_free(r.store);
+    kumo_clinker_free(r.clinker);
     return rc;
 }

@@ -216,6 +216,7 @@ struct kumo_wasi_ctx {
     uint32_t exit_code;
     atomic_int cancel; /* set when the deadline passed: waits end */
     struct kx_waiter *waiting; /* the wait in progress (wait.c) */
+    struct kx_p2 *p2;          /* WASI 0.2 objects (p2.h), lazily made */
 };
 
 /* Wrap host fd (owned or not) into a new descriptor; filetype from fstat.
@@ -353,6 +354,9 @@ int kx_wait(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
 /* Wake the waits of ctx's fiber after ctx->cancel was set. Call on the
  * loop's thread (e.g. from a uv_async callback). */
 void kx_wait_cancel(kumo_wasi_ctx *ctx);
+
+/* ---- WASI 0.2 (p2_table.c): free the context's 0.2 objects ---- */
+void kx_p2_fini(kumo_wasi_ctx *ctx);
 
 /* ---- network policy (ctx.c) ---- */
 bool kx_pattern_match(const char *pattern, const char *s);

@@ -197,8 +197,8 @@ KT_TEST(compile_fold_local_hazard)
     /* clang-format off */
     static const uint32_t want[] = {
         KE_OP_I32_ADD_I, 2, 0, 1, /* x + 1 into its stack slot */
-        KE_OP_COPY, 1, 0,         /* the first local.get, before the set */
-        KE_OP_COPY, 0, 2,         /* local.set 0 */
+        KE_OP_COPY2, 1, 0,        /* the first local.get, before the set, */
+        0, 2,                     /* then local.set 0 (merged COPYs) */
         KE_OP_I32_SUB, 0, 1, 0,   /* straight into the result slot */
         KE_OP_RETURN,
     };
@@ -433,4 +433,51 @@ KT_TEST(validate_module_messages)
                   "\x0a\x04\x01\x02\x00\x0b",
                   &d) == KUMO_EINVALID &&
              !strcmp(d.message, "start function"));
+}
+
+/* Superinstructions: an address computed by shl + add folds into the
+ * load, whose result goes straight to the function's result:
+ * (func (param i32 i32) (result i32)
+ *   (i32.load offset=4 (i32.add (local.get 0)
+ *                               (i32.shl (local.get 1) (i32.const 2))))) */
+KT_TEST(compile_fused_address)
+{
+    kumo_module *m;
+    kumo_diag d;
+    int rc = BUILD("\x01\x60\x02\x7f\x7f\x01\x7f", true,
+                   "\x00\x20\x00\x20\x01\x41\x02\x74\x6a\x28\x02\x04"
+                   "\x0b",
+                   &m, &d);
+    KT_REQUIRE(rc == 0);
+    const ke_code *c = code0(m);
+    static const uint32_t want[] = {KE_OP_I32_LOAD_AS, 0, 0, 1, 2, 4,
+                                    KE_OP_RETURN};
+    KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
+             !memcmp(c->words, want, sizeof want));
+    KT_CHECK(ke_code_check(c) == 0);
+    kumo_module_free(m);
+}
+
+/* A counting loop's back-edge is one instruction:
+ * (func (param i32) (result i32)
+ *   (loop (br_if 0 (i32.ne (local.tee 0 (i32.add (local.get 0)
+ *                                                (i32.const 1)))
+ *                          (i32.const 10))))
+ *   (local.get 0)) */
+KT_TEST(compile_add_branch)
+{
+    kumo_module *m;
+    kumo_diag d;
+    int rc = BUILD("\x01\x60\x01\x7f\x01\x7f", false,
+                   "\x00\x03\x40\x20\x00\x41\x01\x6a\x22\x00\x41\x0a"
+                   "\x47\x0d\x00\x0b\x20\x00\x0b",
+                   &m, &d);
+    KT_REQUIRE(rc == 0);
+    const ke_code *c = code0(m);
+    static const uint32_t want[] = {KE_OP_ADD_BR_I32_NE_I, 0, 0, 1, 10, 0,
+                                    KE_OP_RETURN};
+    KT_CHECK(c->nwords == sizeof want / sizeof want[0] &&
+             !memcmp(c->words, want, sizeof want));
+    KT_CHECK(ke_code_check(c) == 0);
+    kumo_module_free(m);
 }

@@ -150,14 +150,14 @@ world_free(world *w)
 }
 
 /* Define wasm function idx of type t from words (copied, followed by
- * their threaded form, as compile.c lays them out). */
+ * their two threaded forms, as compile.c lays them out). */
 static void
 define(world *w, uint32_t idx, int t, uint32_t nlocals, uint32_t frame_size,
        const uint32_t *words, uint32_t nwords)
 {
     ke_code *c = &w->codes[idx];
     free(c->words);
-    c->words = malloc(2 * nwords * sizeof(uint32_t));
+    c->words = malloc(3 * nwords * sizeof(uint32_t));
     memcpy(c->words, words, nwords * sizeof(uint32_t));
     c->nwords = nwords;
     c->nparams = w->types[t].nparams;
@@ -593,6 +593,85 @@ KT_TEST(interp_memory_load_store)
            KE_OP_RETURN);
     /* clang-format on */
     KT_CHECK(CALL1(w, 1, 1, &r) == KUMO_ETRAP_MEMORY_OOB);
+    world_free(w);
+}
+
+/* Superinstructions (ops.def KE_MEMF, KE_LDOP, KE_RMW, KE_ADDBR, ...),
+ * checked and, with memory 0 marked guarded, through the unchecked
+ * handlers (in-bounds accesses only: this memory has no guard pages). */
+static void
+superinstructions(world *w)
+{
+    kumo_val r = 0;
+    memset(w->mem.data, 0, 256);
+    /* (a b) -> load32 at (u32)(a + b) + 4, wrapping a + b */
+    DEFINE(w, 0, T_II_I, 0, 3, KE_OP_I32_LOAD_A, 0, 0, 1, 4, KE_OP_RETURN);
+    memcpy(w->mem.data + 20, "\x11\x22\x33\x44", 4);
+    KT_CHECK(CALL2(w, 0, 10, 6, &r) == 0 && r == 0x44332211);
+    KT_CHECK(CALL2(w, 0, 0xfffffff0, 32, &r) == 0 && r == 0x44332211);
+    /* (a b) -> load8_u at (u32)(a + (b << 2)) + 0; store8 via _AI */
+    /* clang-format off */
+    DEFINE(w, 0, T_II_I, 0, 3,
+           KE_OP_I32_STORE8_AI, 1, 0, 0xffffffff, 3,
+           KE_OP_I32_LOAD8_U_AS, 0, 0, 1, 2, 0,
+           KE_OP_RETURN);
+    /* clang-format on */
+    KT_CHECK(CALL2(w, 0, 8, 3, &r) == 0 && r == 0x11 &&
+             w->mem.data[10] == 3);
+    KT_CHECK(CALL2(w, 0, 8, 1, &r) == 0 && r == 0);
+    w->mem.data[12] = 0x7b;
+    KT_CHECK(CALL2(w, 0, 8, 1, &r) == 0 && r == 0x7b);
+    /* i32: a + load32(b + 4); then mem[b + 4] += a */
+    /* clang-format off */
+    DEFINE(w, 0, T_II_I, 0, 3,
+           KE_OP_I32_ADD_LD, 2, 0, 1, 4,
+           KE_OP_I32_ADD_RMW, 0, 1, 4,
+           KE_OP_COPY, 0, 2,
+           KE_OP_RETURN);
+    /* clang-format on */
+    memcpy(w->mem.data + 104, "\x05\x00\x00\x00", 4);
+    KT_CHECK(CALL2(w, 0, 7, 100, &r) == 0 && r == 12 &&
+             w->mem.data[104] == 12);
+    /* add, compare and branch: count a up to b by 3 */
+    /* clang-format off */
+    DEFINE(w, 0, T_II_I, 0, 3,
+           KE_OP_ADD_BR_I32_LT_U, 0, 0, 3, 1, 0,
+           KE_OP_RETURN);
+    /* clang-format on */
+    KT_CHECK(CALL2(w, 0, 0, 10, &r) == 0 && r == 12);
+    DEFINE(w, 0, T_I_I, 0, 2, KE_OP_ADD_BR_I32_NE_I, 0, 0, 1, 7, 0,
+           KE_OP_RETURN);
+    KT_CHECK(CALL1(w, 0, 2, &r) == 0 && r == 7);
+    /* shifted operands, two-operation forms, COPY2 */
+    /* clang-format off */
+    DEFINE(w, 0, T_II_I, 0, 4,
+           KE_OP_I32_XOR_ROTL, 2, 0, 1, 8,
+           KE_OP_I32_ADD_XOR, 3, 2, 0, 1,
+           KE_OP_COPY2, 0, 3, 1, 2,
+           KE_OP_I32_SUB, 0, 0, 1,
+           KE_OP_RETURN);
+    /* clang-format on */
+    uint32_t a = 0x12345678, b = 0x9abcdef0;
+    uint32_t x = a ^ ((b << 8) | (b >> 24)), y = x + (a ^ b);
+    KT_CHECK(CALL2(w, 0, a, b, &r) == 0 && (uint32_t)r == y - x);
+    /* clang-format off */
+    DEFINE(w, 0, T_II_I, 0, 5,
+           KE_OP_I32_XOR_ROTL2, 2, 0, 3, 1, 29,
+           KE_OP_COPY3, 3, 2, 4, 0, 0, 3,
+           KE_OP_I32_SUB, 0, 0, 4,
+           KE_OP_RETURN);
+    /* clang-format on */
+    x = ((a << 3) | (a >> 29)) ^ ((b << 29) | (b >> 3));
+    KT_CHECK(CALL2(w, 0, a, b, &r) == 0 && (uint32_t)r == x - a);
+}
+
+KT_TEST(interp_superinstructions)
+{
+    world *w = world_new();
+    superinstructions(w);
+    w->mem.guarded = true; /* the unchecked handlers */
+    superinstructions(w);
+    w->mem.guarded = false;
     world_free(w);
 }
 

@@ -1,0 +1,785 @@
+/* p2_tcp.c - wasi:sockets tcp, tcp-create-socket and ip-name-lookup.
+ *
+ * Deny by default: creating a socket fails with access-denied unless the
+ * network policy (--allow-net HOST:PORT) has a rule, and each bind and
+ * connect is checked against it (the address as text, or a name a lookup
+ * resolved to that address). Name lookups need --allow-lookup. Sockets
+ * are non-blocking host sockets; their streams are the ordinary
+ * wasi:io streams over a kx_desc, so reads and writes wait on the fiber's
+ * loop like pipes do. Lookups use getaddrinfo (they block the thread). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../base/base.h"
+#include "p2.h"
+
+#define E(name) KX_WASI_SOCKETS_NETWORK_ERROR_CODE_##name
+#define A(name) KX_WASI_SOCKETS_NETWORK_IP_SOCKET_ADDRESS_##name
+
+typedef kx_wasi_sockets_tcp_tcp_socket tcp;
+typedef kx_wasi_sockets_network_network network;
+typedef kx_wasi_sockets_network_ip_socket_address sock_addr;
+typedef kx_wasi_sockets_network_ip_address ip_addr;
+typedef kx_result_void_wasi_sockets_network_error_code res_void;
+typedef kx_result_u64_wasi_sockets_network_error_code res_u64;
+typedef kx_result_u32_wasi_sockets_network_error_code res_u32;
+typedef kx_result_u8_wasi_sockets_network_error_code res_u8;
+typedef kx_result_bool_wasi_sockets_network_error_code res_bool;
+typedef kx_result_wasi_sockets_network_ip_socket_address_wasi_sockets_network_error_code
+    res_addr;
+typedef kx_result_tuple2_wasi_io_streams_input_stream_wasi_io_streams_output_stream_wasi_sockets_network_error_code
+    res_streams;
+typedef kx_result_tuple3_wasi_sockets_tcp_tcp_socket_wasi_io_streams_input_stream_wasi_io_streams_output_stream_wasi_sockets_network_error_code
+    res_accept;
+
+enum {
+    KX_TCP_UNBOUND,
+    KX_TCP_BIND_STARTED,
+    KX_TCP_BOUND,
+    KX_TCP_LISTEN_STARTED,
+    KX_TCP_LISTENING,
+    KX_TCP_CONNECTING,
+    KX_TCP_CONNECTED,
+    KX_TCP_CLOSED,
+};
+
+#define FAIL(ret, code) ((ret)->is_err = true, (ret)->val.err = (code), 0)
+#define FAIL_ERRNO(ret) FAIL(ret, kx_p2_sock_error(-kx_errno_from_host(errno)))
+
+static kx_p2obj *
+sock(kg_call *call, tcp self)
+{
+    return kx_p2_get(KX_CTX(call), self.rep, KX_P2_TCP);
+}
+
+#define GET(o, self)                                                           \
+    kx_p2obj *o = sock(call, self);                                            \
+    if (!o)                                                                    \
+    return kx_p2_badhandle(call)
+
+static int
+sockfd(const kx_p2obj *o)
+{
+    return o->file->d->fd;
+}
+
+/* ---- addresses */
+
+static int
+to_sockaddr(const sock_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (a->tag == A(IPV4)) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        const kx_wasi_sockets_network_ipv4_address *x = &a->val.ipv4.address;
+        uint8_t b[4] = {x->f0, x->f1, x->f2, x->f3};
+        in->sin_family = AF_INET;
+        in->sin_port = htons(a->val.ipv4.port);
+        memcpy(&in->sin_addr, b, 4);
+        *len = sizeof *in;
+        return AF_INET;
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    const kx_wasi_sockets_network_ipv6_address *x = &a->val.ipv6.address;
+    uint16_t w[8] = {x->f0, x->f1, x->f2, x->f3, x->f4, x->f5, x->f6, x->f7};
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(a->val.ipv6.port);
+    in6->sin6_flowinfo = htonl(a->val.ipv6.flow_info);
+    in6->sin6_scope_id = a->val.ipv6.scope_id;
+    for (int i = 0; i < 8; i++) {
+        in6->sin6_addr.s6_addr[2 * i] = (uint8_t)(w[i] >> 8);
+        in6->sin6_addr.s6_addr[2 * i + 1] = (uint8_t)w[i];
+    }
+    *len = sizeof *in6;
+    return AF_INET6;
+}
+
+static void
+ip_from_bytes(int family, const uint8_t *b, ip_addr *out)
+{
+    if (family == AF_INET) {
+        kx_wasi_sockets_network_ipv4_address v = {b[0], b[1], b[2], b[3]};
+        out->tag = KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_IPV4;
+        out->val.ipv4 = v;
+        return;
+    }
+    uint16_t w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+    kx_wasi_sockets_network_ipv6_address v = {w[0], w[1], w[2], w[3],
+                                              w[4], w[5], w[6], w[7]};
+    out->tag = KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_IPV6;
+    out->val.ipv6 = v;
+}
+
+static void
+from_sockaddr(const struct sockaddr_storage *ss, sock_addr *out)
+{
+    ip_addr ip;
+    memset(out, 0, sizeof *out);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        ip_from_bytes(AF_INET, (const uint8_t *)&in->sin_addr, &ip);
+        out->tag = A(IPV4);
+        out->val.ipv4.port = ntohs(in->sin_port);
+        out->val.ipv4.address = ip.val.ipv4;
+        return;
+    }
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    ip_from_bytes(AF_INET6, in6->sin6_addr.s6_addr, &ip);
+    out->tag = A(IPV6);
+    out->val.ipv6.port = ntohs(in6->sin6_port);
+    out->val.ipv6.flow_info = ntohl(in6->sin6_flowinfo);
+    out->val.ipv6.scope_id = in6->sin6_scope_id;
+    out->val.ipv6.address = ip.val.ipv6;
+}
+
+/* The policy: address as text, or a name that a lookup resolved to it. */
+static bool
+allowed(kumo_wasi_ctx *ctx, const struct sockaddr_storage *ss)
+{
+    char text[INET6_ADDRSTRLEN];
+    const void *raw;
+    uint16_t port;
+    int fam = ss->ss_family;
+    if (fam == AF_INET) {
+        raw = &((const struct sockaddr_in *)ss)->sin_addr;
+        port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    } else {
+        raw = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    }
+    if (inet_ntop(fam, raw, text, sizeof text) &&
+        kumo_wasi_ctx_net_allowed(ctx, text, port))
+        return true;
+    kx_p2 *p = ctx->p2;
+    size_t n = fam == AF_INET ? 4 : 16;
+    for (uint32_t i = 0; p && i < sizeof p->lookups / sizeof *p->lookups;
+         i++)
+        if (p->lookups[i].name && p->lookups[i].family == fam &&
+            memcmp(p->lookups[i].addr, raw, n) == 0 &&
+            kumo_wasi_ctx_net_allowed(ctx, p->lookups[i].name, port))
+            return true;
+    return false;
+}
+
+/* ---- creation */
+
+static int
+new_socket(kg_call *call, int fd, int family, uint8_t state, tcp *out)
+{
+    kx_desc *d;
+    if (kx_desc_new(fd, true, &d) < 0)
+        return kx_p2_oom(call);
+    kx_p2file *f = kx_p2file_new(d, true);
+    if (!f)
+        return kx_p2_oom(call);
+    kx_p2obj *o = kx_p2_new(KX_CTX(call), KX_P2_TCP, &out->rep);
+    if (!o) {
+        kx_p2file_unref(f);
+        return kx_p2_oom(call);
+    }
+    o->file = f;
+    o->family = (uint8_t)family;
+    o->state = state;
+    o->off = 128;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_create_socket_create_tcp_socket(
+    kg_call *call, kx_wasi_sockets_network_ip_address_family address_family,
+    kx_result_wasi_sockets_tcp_tcp_socket_wasi_sockets_network_error_code *ret)
+{
+    if (!kx_p2_net_enabled(KX_CTX(call)))
+        return FAIL(ret, E(ACCESS_DENIED));
+    int fam = address_family == KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_FAMILY_IPV4
+                  ? AF_INET
+                  : AF_INET6;
+    int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return FAIL_ERRNO(ret);
+    if (fam == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    return new_socket(call, fd, fam, KX_TCP_UNBOUND, &ret->val.ok);
+}
+
+void
+kx_wasi_sockets_tcp_tcp_socket_drop(void *env, tcp self)
+{
+    kx_p2_free_obj(env, self.rep);
+}
+
+/* ---- bind, connect, listen, accept */
+
+static int
+check_addr(kg_call *call, kx_p2obj *o, network net, const sock_addr *a,
+           struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!kx_p2_get(KX_CTX(call), net.rep, KX_P2_NETWORK))
+        return -1;
+    if (to_sockaddr(a, ss, len) != o->family)
+        return E(INVALID_ARGUMENT);
+    if (!allowed(KX_CTX(call), ss))
+        return E(ACCESS_DENIED);
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_start_bind(kg_call *call, tcp self,
+                                                 network network_,
+                                                 sock_addr local_address,
+                                                 res_void *ret)
+{
+    GET(o, self);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = check_addr(call, o, network_, &local_address, &ss, &len);
+    if (rc < 0)
+        return kx_p2_badhandle(call);
+    if (rc > 0)
+        return FAIL(ret, (uint32_t)rc);
+    if (o->state != KX_TCP_UNBOUND)
+        return FAIL(ret, E(INVALID_STATE));
+    int one = 1;
+    setsockopt(sockfd(o), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(sockfd(o), (struct sockaddr *)&ss, len) < 0)
+        return errno == EADDRNOTAVAIL ? FAIL(ret, E(ADDRESS_NOT_BINDABLE))
+                                      : FAIL_ERRNO(ret);
+    o->state = KX_TCP_BIND_STARTED;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_finish_bind(kg_call *call, tcp self,
+                                                  res_void *ret)
+{
+    GET(o, self);
+    if (o->state != KX_TCP_BIND_STARTED)
+        return FAIL(ret, E(NOT_IN_PROGRESS));
+    o->state = KX_TCP_BOUND;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_start_connect(kg_call *call, tcp self,
+                                                    network network_,
+                                                    sock_addr remote_address,
+                                                    res_void *ret)
+{
+    GET(o, self);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = check_addr(call, o, network_, &remote_address, &ss, &len);
+    if (rc < 0)
+        return kx_p2_badhandle(call);
+    if (rc > 0)
+        return FAIL(ret, (uint32_t)rc);
+    if (o->state != KX_TCP_UNBOUND && o->state != KX_TCP_BOUND)
+        return FAIL(ret, E(INVALID_STATE));
+    if (connect(sockfd(o), (struct sockaddr *)&ss, len) < 0 &&
+        errno != EINPROGRESS) {
+        o->state = KX_TCP_CLOSED;
+        return FAIL_ERRNO(ret);
+    }
+    o->state = KX_TCP_CONNECTING;
+    return 0;
+}
+
+/* Streams over a connected socket. */
+static int
+streams(kg_call *call, kx_p2obj *o, kx_wasi_io_streams_input_stream *in,
+        kx_wasi_io_streams_output_stream *out)
+{
+    kx_p2file *f = o->file;
+    int rc = kx_p2_instream_new(call, f, false, 0, in);
+    return rc ? rc : kx_p2_outstream_new(call, f, false, false, 0, out);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_finish_connect(kg_call *call, tcp self,
+                                                     res_streams *ret)
+{
+    GET(o, self);
+    if (o->state != KX_TCP_CONNECTING)
+        return FAIL(ret, E(NOT_IN_PROGRESS));
+    struct pollfd p = {.fd = sockfd(o), .events = POLLOUT};
+    if (poll(&p, 1, 0) == 0)
+        return FAIL(ret, E(WOULD_BLOCK));
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(sockfd(o), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+        err = errno;
+    if (err) {
+        o->state = KX_TCP_CLOSED;
+        return FAIL(ret, kx_p2_sock_error(-kx_errno_from_host(err)));
+    }
+    o->state = KX_TCP_CONNECTED;
+    return streams(call, o, &ret->val.ok.f0, &ret->val.ok.f1);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_start_listen(kg_call *call, tcp self,
+                                                   res_void *ret)
+{
+    GET(o, self);
+    if (o->state != KX_TCP_BOUND)
+        return FAIL(ret, E(INVALID_STATE));
+    if (listen(sockfd(o), (int)o->off) < 0)
+        return FAIL_ERRNO(ret);
+    o->state = KX_TCP_LISTEN_STARTED;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_finish_listen(kg_call *call, tcp self,
+                                                    res_void *ret)
+{
+    GET(o, self);
+    if (o->state != KX_TCP_LISTEN_STARTED)
+        return FAIL(ret, E(NOT_IN_PROGRESS));
+    o->state = KX_TCP_LISTENING;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_accept(kg_call *call, tcp self,
+                                             res_accept *ret)
+{
+    GET(o, self);
+    if (o->state != KX_TCP_LISTENING)
+        return FAIL(ret, E(INVALID_STATE));
+    int family = o->family;
+    int fd = accept4(sockfd(o), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return FAIL_ERRNO(ret);
+    int rc = new_socket(call, fd, family, KX_TCP_CONNECTED, &ret->val.ok.f0);
+    if (rc)
+        return rc;
+    kx_p2obj *n = sock(call, ret->val.ok.f0);
+    return streams(call, n, &ret->val.ok.f1, &ret->val.ok.f2);
+}
+
+static int
+address(kg_call *call, tcp self, bool peer, res_addr *ret)
+{
+    GET(o, self);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (peer ? o->state != KX_TCP_CONNECTED
+             : (o->state == KX_TCP_UNBOUND || o->state == KX_TCP_BIND_STARTED))
+        return FAIL(ret, E(INVALID_STATE));
+    if ((peer ? getpeername : getsockname)(sockfd(o), (struct sockaddr *)&ss,
+                                           &len) < 0)
+        return FAIL_ERRNO(ret);
+    from_sockaddr(&ss, &ret->val.ok);
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_local_address(kg_call *call, tcp self,
+                                                    res_addr *ret)
+{
+    return address(call, self, false, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_remote_address(kg_call *call, tcp self,
+                                                     res_addr *ret)
+{
+    return address(call, self, true, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_is_listening(kg_call *call, tcp self,
+                                                   bool *ret)
+{
+    GET(o, self);
+    *ret = o->state == KX_TCP_LISTENING;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_address_family(
+    kg_call *call, tcp self, kx_wasi_sockets_network_ip_address_family *ret)
+{
+    GET(o, self);
+    *ret = o->family == AF_INET
+               ? KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_FAMILY_IPV4
+               : KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_FAMILY_IPV6;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_listen_backlog_size(
+    kg_call *call, tcp self, uint64_t value, res_void *ret)
+{
+    GET(o, self);
+    if (value == 0)
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    o->off = value > 4096 ? 4096 : value;
+    if (o->state == KX_TCP_LISTENING && listen(sockfd(o), (int)o->off) < 0)
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+/* ---- options: getsockopt/setsockopt of an int */
+
+static int
+opt_get(kx_p2obj *o, int level, int name, int *v)
+{
+    socklen_t len = sizeof *v;
+    return getsockopt(sockfd(o), level, name, v, &len) < 0 ? -1 : 0;
+}
+
+static int
+opt_set(kx_p2obj *o, int level, int name, int v)
+{
+    return setsockopt(sockfd(o), level, name, &v, sizeof v) < 0 ? -1 : 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_keep_alive_enabled(kg_call *call,
+                                                         tcp self,
+                                                         res_bool *ret)
+{
+    GET(o, self);
+    int v;
+    if (opt_get(o, SOL_SOCKET, SO_KEEPALIVE, &v))
+        return FAIL_ERRNO(ret);
+    ret->val.ok = v != 0;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_keep_alive_enabled(kg_call *call,
+                                                             tcp self,
+                                                             bool value,
+                                                             res_void *ret)
+{
+    GET(o, self);
+    if (opt_set(o, SOL_SOCKET, SO_KEEPALIVE, value))
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+/* keep-alive times: the WIT counts nanoseconds, Linux whole seconds */
+static int
+get_secs(kg_call *call, tcp self, int name, res_u64 *ret)
+{
+    GET(o, self);
+    int v;
+    if (opt_get(o, IPPROTO_TCP, name, &v))
+        return FAIL_ERRNO(ret);
+    ret->val.ok = (uint64_t)v * 1000000000u;
+    return 0;
+}
+
+static int
+set_secs(kg_call *call, tcp self, int name, uint64_t ns, res_void *ret)
+{
+    GET(o, self);
+    if (ns == 0)
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    uint64_t s = (ns + 999999999u) / 1000000000u;
+    if (opt_set(o, IPPROTO_TCP, name, s > 32767 ? 32767 : (int)s))
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_keep_alive_idle_time(kg_call *call,
+                                                           tcp self,
+                                                           res_u64 *ret)
+{
+    return get_secs(call, self, TCP_KEEPIDLE, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_keep_alive_idle_time(
+    kg_call *call, tcp self, kx_wasi_clocks_monotonic_clock_duration value,
+    res_void *ret)
+{
+    return set_secs(call, self, TCP_KEEPIDLE, value, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_keep_alive_interval(kg_call *call,
+                                                          tcp self,
+                                                          res_u64 *ret)
+{
+    return get_secs(call, self, TCP_KEEPINTVL, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_keep_alive_interval(
+    kg_call *call, tcp self, kx_wasi_clocks_monotonic_clock_duration value,
+    res_void *ret)
+{
+    return set_secs(call, self, TCP_KEEPINTVL, value, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_keep_alive_count(kg_call *call,
+                                                       tcp self, res_u32 *ret)
+{
+    GET(o, self);
+    int v;
+    if (opt_get(o, IPPROTO_TCP, TCP_KEEPCNT, &v))
+        return FAIL_ERRNO(ret);
+    ret->val.ok = (uint32_t)v;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_keep_alive_count(kg_call *call,
+                                                           tcp self,
+                                                           uint32_t value,
+                                                           res_void *ret)
+{
+    GET(o, self);
+    if (value == 0)
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    if (opt_set(o, IPPROTO_TCP, TCP_KEEPCNT, value > 127 ? 127 : (int)value))
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_hop_limit(kg_call *call, tcp self,
+                                                res_u8 *ret)
+{
+    GET(o, self);
+    int v;
+    if (o->family == AF_INET ? opt_get(o, IPPROTO_IP, IP_TTL, &v)
+                             : opt_get(o, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &v))
+        return FAIL_ERRNO(ret);
+    ret->val.ok = (uint8_t)v;
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_hop_limit(kg_call *call, tcp self,
+                                                    uint8_t value,
+                                                    res_void *ret)
+{
+    GET(o, self);
+    if (value == 0)
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    if (o->family == AF_INET ? opt_set(o, IPPROTO_IP, IP_TTL, value)
+                             : opt_set(o, IPPROTO_IPV6, IPV6_UNICAST_HOPS,
+                                       value))
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+static int
+get_buf(kg_call *call, tcp self, int name, res_u64 *ret)
+{
+    GET(o, self);
+    int v;
+    if (opt_get(o, SOL_SOCKET, name, &v))
+        return FAIL_ERRNO(ret);
+    ret->val.ok = (uint64_t)v;
+    return 0;
+}
+
+static int
+set_buf(kg_call *call, tcp self, int name, uint64_t value, res_void *ret)
+{
+    GET(o, self);
+    if (value == 0)
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    if (opt_set(o, SOL_SOCKET, name,
+                value > (1u << 30) ? (1 << 30) : (int)value))
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_receive_buffer_size(kg_call *call,
+                                                          tcp self,
+                                                          res_u64 *ret)
+{
+    return get_buf(call, self, SO_RCVBUF, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_receive_buffer_size(
+    kg_call *call, tcp self, uint64_t value, res_void *ret)
+{
+    return set_buf(call, self, SO_RCVBUF, value, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_send_buffer_size(kg_call *call,
+                                                       tcp self, res_u64 *ret)
+{
+    return get_buf(call, self, SO_SNDBUF, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_set_send_buffer_size(kg_call *call,
+                                                           tcp self,
+                                                           uint64_t value,
+                                                           res_void *ret)
+{
+    return set_buf(call, self, SO_SNDBUF, value, ret);
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_subscribe(kg_call *call, tcp self,
+                                                kx_wasi_io_poll_pollable *ret)
+{
+    GET(o, self);
+    switch (o->state) {
+    case KX_TCP_CONNECTING:
+        return kx_p2_pollable_new(call, KX_P2_WRITABLE, o->file, 0, ret);
+    case KX_TCP_LISTENING:
+    case KX_TCP_CONNECTED:
+        return kx_p2_pollable_new(call, KX_P2_READABLE, o->file, 0, ret);
+    default:
+        return kx_p2_pollable_new(call, KX_P2_READY, NULL, 0, ret);
+    }
+}
+
+int
+kx_wasi_sockets_tcp_method_tcp_socket_shutdown(
+    kg_call *call, tcp self, kx_wasi_sockets_tcp_shutdown_type shutdown_type,
+    res_void *ret)
+{
+    GET(o, self);
+    static const int how[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
+    if (o->state != KX_TCP_CONNECTED)
+        return FAIL(ret, E(INVALID_STATE));
+    if (shutdown(sockfd(o), how[shutdown_type > 2 ? 2 : shutdown_type]) < 0)
+        return FAIL_ERRNO(ret);
+    return 0;
+}
+
+/* ---- wasi:sockets/ip-name-lookup */
+
+static void
+remember(kumo_wasi_ctx *ctx, int family, const void *addr, const char *name,
+         size_t len)
+{
+    kx_p2 *p = ctx->p2;
+    if (!p)
+        return;
+    kx_p2lookup *l = &p->lookups[p->nlookups++ % 64];
+    kb_free(l->name);
+    l->name = kb_strndup(name, len);
+    l->family = (uint8_t)family;
+    memcpy(l->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+static uint32_t
+lookup_error(int rc)
+{
+    switch (rc) {
+    case EAI_NONAME:
+    case EAI_NODATA:
+        return E(NAME_UNRESOLVABLE);
+    case EAI_AGAIN:
+        return E(TEMPORARY_RESOLVER_FAILURE);
+    case EAI_MEMORY:
+        return E(OUT_OF_MEMORY);
+    default:
+        return E(PERMANENT_RESOLVER_FAILURE);
+    }
+}
+
+int
+kx_wasi_sockets_ip_name_lookup_resolve_addresses(
+    kg_call *call, network network_, kg_string name,
+    kx_result_wasi_sockets_ip_name_lookup_resolve_address_stream_wasi_sockets_network_error_code
+        *ret)
+{
+    kumo_wasi_ctx *ctx = KX_CTX(call);
+    char host[256];
+    struct addrinfo hints, *res = NULL;
+    if (!kx_p2_get(ctx, network_.rep, KX_P2_NETWORK))
+        return kx_p2_badhandle(call);
+    if (!ctx->allow_lookup)
+        return FAIL(ret, E(ACCESS_DENIED));
+    if (name.len == 0 || name.len >= sizeof host ||
+        memchr(name.ptr, 0, name.len))
+        return FAIL(ret, E(INVALID_ARGUMENT));
+    memcpy(host, name.ptr, name.len);
+    host[name.len] = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc)
+        return FAIL(ret, lookup_error(rc));
+    uint32_t n = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next)
+        n++;
+    ip_addr *list = kb_calloc(n ? n : 1, sizeof *list);
+    if (!list) {
+        freeaddrinfo(res);
+        return kx_p2_oom(call);
+    }
+    n = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        const void *raw =
+            a->ai_family == AF_INET
+                ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                : (const void *)&((struct sockaddr_in6 *)a->ai_addr)
+                      ->sin6_addr;
+        if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+            continue;
+        ip_from_bytes(a->ai_family, raw, &list[n++]);
+        remember(ctx, a->ai_family, raw, host, name.len);
+    }
+    freeaddrinfo(res);
+    kx_p2obj *o = kx_p2_new(ctx, KX_P2_RESOLVE, &ret->val.ok.rep);
+    if (!o) {
+        kb_free(list);
+        return kx_p2_oom(call);
+    }
+    o->data = list;
+    o->ndata = n;
+    return 0;
+}
+
+void
+kx_wasi_sockets_ip_name_lookup_resolve_address_stream_drop(
+    void *env, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self)
+{
+    kx_p2_free_obj(env, self.rep);
+}
+
+int
+kx_wasi_sockets_ip_name_lookup_method_resolve_address_stream_resolve_next_address(
+    kg_call *call, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self,
+    kx_result_option_wasi_sockets_network_ip_address_wasi_sockets_network_error_code
+        *ret)
+{
+    kx_p2obj *o = kx_p2_get(KX_CTX(call), self.rep, KX_P2_RESOLVE);
+    if (!o)
+        return kx_p2_badhandle(call);
+    ret->val.ok.is_some = o->off < o->ndata;
+    if (ret->val.ok.is_some)
+        ret->val.ok.val = ((ip_addr *)o->data)[o->off++];
+    return 0;
+}
+
+int
+kx_wasi_sockets_ip_name_lookup_method_resolve_address_stream_subscribe(
+    kg_call *call, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self,
+    kx_wasi_io_poll_pollable *ret)
+{
+    if (!kx_p2_get(KX_CTX(call), self.rep, KX_P2_RESOLVE))
+        return kx_p2_badhandle(call);
+    return kx_p2_pollable_new(call, KX_P2_READY, NULL, 0, ret);
+}
