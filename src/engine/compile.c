@@ -1416,7 +1416,7 @@ fuse_address(comp *s, const vinfo *va, uint32_t h, uint32_t avoid,
     } else {
         return false;
     }
-    if (w[2] == avoid)
+    if (!fused || w[2] == avoid)
         return false;
     memcpy(ops, w + 2, *n * sizeof *ops);
     *op = fused;

@@ -328,14 +328,12 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         ip += 6;                                                               \
         NEXT;                                                                  \
     }
-/* An i32 comparison in its six shapes, an i64 one in four. */
+/* An integer comparison in its four shapes. */
 #define CMP32(name, expr)                                                      \
     BIN32(name, expr)                                                          \
     BIN32I(name##_I, expr)                                                     \
     BRC(BR_##name, uint32_t, R(2), expr)                                       \
-    BRC(BR_##name##_I, uint32_t, OP(2), expr)                                  \
-    ADDBR(ADD_BR_##name, R(4), expr)                                           \
-    ADDBR(ADD_BR_##name##_I, OP(4), expr)
+    BRC(BR_##name##_I, uint32_t, OP(2), expr)
 #define CMP64(name, expr)                                                      \
     BIN64(name, uint32_t, expr)                                                \
     BIN64I(name##_I, uint32_t, expr)                                           \
@@ -384,26 +382,31 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         ip += len;                                                             \
         NEXT;                                                                  \
     }
-/* The six handlers of a load: three address forms, checked (L_) and
- * unchecked (LU_). */
+/* The handlers of a load or store, checked (L_) and unchecked (LU_);
+ * LOADF/STOREF with the fused address forms (ops.def KE_MEMF). */
 #define LOAD(name, T, conv)                                                    \
     LOAD1(L_##name, T, conv, EA_P(2), 4, CHECKED)                              \
+    LOAD1(LU_##name, T, conv, EA_P(2), 4, UNCHECKED)
+#define LOADF(name, T, conv)                                                   \
+    LOAD(name, T, conv)                                                        \
     LOAD1(L_##name##_A, T, conv, EA_A, 5, CHECKED)                             \
     LOAD1(L_##name##_AI, T, conv, EA_AI, 5, CHECKED)                           \
     LOAD1(L_##name##_AS, T, conv, EA_AS, 6, CHECKED)                           \
-    LOAD1(LU_##name, T, conv, EA_P(2), 4, UNCHECKED)                           \
     LOAD1(LU_##name##_A, T, conv, EA_A, 5, UNCHECKED)                          \
     LOAD1(LU_##name##_AI, T, conv, EA_AI, 5, UNCHECKED)                        \
     LOAD1(LU_##name##_AS, T, conv, EA_AS, 6, UNCHECKED)
 #define STORE(name, T)                                                         \
     STORE1(L_##name, T, 2, EA_P(1), 4, CHECKED)                                \
+    STORE1(LU_##name, T, 2, EA_P(1), 4, UNCHECKED)
+#define STOREF(name, T)                                                        \
+    STORE(name, T)                                                             \
     STORE1(L_##name##_A, T, 1, EA_A, 5, CHECKED)                               \
     STORE1(L_##name##_AI, T, 1, EA_AI, 5, CHECKED)                             \
     STORE1(L_##name##_AS, T, 1, EA_AS, 6, CHECKED)                             \
-    STORE1(LU_##name, T, 2, EA_P(1), 4, UNCHECKED)                             \
     STORE1(LU_##name##_A, T, 1, EA_A, 5, UNCHECKED)                            \
     STORE1(LU_##name##_AI, T, 1, EA_AI, 5, UNCHECKED)                          \
     STORE1(LU_##name##_AS, T, 1, EA_AS, 6, UNCHECKED)
+
 /* A load feeding a binary operation (ops.def KE_LDOP): (dst, x, addr,
  * offset); GET turns a cell (or the loaded T) into operand type A, PUT
  * the result back into a cell. */
@@ -822,14 +825,14 @@ L_ELEM_DROP:
     NEXT;
 
     /* ---- loads: (dst, addr, offset) ---- */
-    LOAD(I32_LOAD, uint32_t, v)
-    LOAD(I64_LOAD, uint64_t, v)
-    LOAD(F32_LOAD, uint32_t, v)
-    LOAD(F64_LOAD, uint64_t, v)
-    LOAD(I32_LOAD8_S, int8_t, (uint32_t)(int32_t)v)
-    LOAD(I32_LOAD8_U, uint8_t, v)
+    LOADF(I32_LOAD, uint32_t, v)
+    LOADF(I64_LOAD, uint64_t, v)
+    LOADF(F32_LOAD, uint32_t, v)
+    LOADF(F64_LOAD, uint64_t, v)
+    LOADF(I32_LOAD8_S, int8_t, (uint32_t)(int32_t)v)
+    LOADF(I32_LOAD8_U, uint8_t, v)
     LOAD(I32_LOAD16_S, int16_t, (uint32_t)(int32_t)v)
-    LOAD(I32_LOAD16_U, uint16_t, v)
+    LOADF(I32_LOAD16_U, uint16_t, v)
     LOAD(I64_LOAD8_S, int8_t, (uint64_t)(int64_t)v)
     LOAD(I64_LOAD8_U, uint8_t, v)
     LOAD(I64_LOAD16_S, int16_t, (uint64_t)(int64_t)v)
@@ -838,12 +841,12 @@ L_ELEM_DROP:
     LOAD(I64_LOAD32_U, uint32_t, v)
 
     /* ---- stores: (addr, value, offset) ---- */
-    STORE(I32_STORE, uint32_t)
-    STORE(I64_STORE, uint64_t)
-    STORE(F32_STORE, uint32_t)
-    STORE(F64_STORE, uint64_t)
-    STORE(I32_STORE8, uint8_t)
-    STORE(I32_STORE16, uint16_t)
+    STOREF(I32_STORE, uint32_t)
+    STOREF(I64_STORE, uint64_t)
+    STOREF(F32_STORE, uint32_t)
+    STOREF(F64_STORE, uint64_t)
+    STOREF(I32_STORE8, uint8_t)
+    STOREF(I32_STORE16, uint16_t)
     STORE(I64_STORE8, uint8_t)
     STORE(I64_STORE16, uint16_t)
     STORE(I64_STORE32, uint32_t)
@@ -868,6 +871,14 @@ L_ELEM_DROP:
     BINBINF(F64_MUL_MUL, X_MUL, X_MUL)
     BINBINF(F64_MUL_SUB, X_MUL, X_SUB)
     BINBINF(F64_MUL_ADD, X_MUL, X_ADD)
+    ADDBR(ADD_BR_I32_NE, R(4), a != b)
+    ADDBR(ADD_BR_I32_LT_S, R(4), (int32_t)a < (int32_t)b)
+    ADDBR(ADD_BR_I32_LT_U, R(4), a < b)
+    ADDBR(ADD_BR_I32_NE_I, OP(4), a != b)
+    ADDBR(ADD_BR_I32_LT_S_I, OP(4), (int32_t)a < (int32_t)b)
+    ADDBR(ADD_BR_I32_LT_U_I, OP(4), a < b)
+    ADDBR(ADD_BR_I32_GT_S_I, OP(4), (int32_t)a > (int32_t)b)
+    ADDBR(ADD_BR_I32_GT_U_I, OP(4), a > b)
     SHOP(I32_ADD_SHL, X_ADD, X_SHL)
     SHOP(I32_ADD_SHR_U, X_ADD, X_SHR_U)
     SHOP(I32_ADD_ROTL, X_ADD, X_ROTL)

@@ -780,6 +780,56 @@ conv(gen *g, const kw_type *t)
 
 /* ---- functions */
 
+/* The kumo_chost_fn of one function: lift, call, lower. */
+static void
+emit_glue(gen *g, const kw_interface *iface, const char *bin, const char *cn,
+          const kw_type **pt, uint32_t np, const kw_type *result)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        fail(g, KUMO_ENOMEM, "out of memory");
+        return;
+    }
+    fprintf(f, "static int\nglue_%u(kumo_ccall *cc, void *env, const "
+               "kumo_ctype *type,\n        const kumo_cval *args, size_t "
+               "nargs, kumo_cval *results,\n        size_t nresults)\n{\n"
+               "    %s_bindings *b = env;\n    kg_call c;\n    int rc;\n",
+            g->nfuncs, g->o->prefix);
+    for (uint32_t i = 0; i < np; i++)
+        fprintf(f, "    %s a%u;\n", ctype(g, pt[i]), i);
+    if (result)
+        fprintf(f, "    %s r;\n    memset(&r, 0, sizeof r);\n",
+                ctype(g, result));
+    fprintf(f, "    (void)type;\n    (void)args;\n    (void)results;\n"
+               "    kg_call_init(&c, cc, b->env, b->res, \"%s#%s\");\n"
+               "    if (nargs != %u || nresults != %u",
+            iface->qname, bin, np, result ? 1 : 0);
+    for (uint32_t i = 0; i < np; i++)
+        fprintf(f, " ||\n        lift_%s(&c, &args[%u], &a%u)", conv(g, pt[i]),
+                i, i);
+    fprintf(f, ") {\n        rc = kg_call_badtype(&c);\n        goto done;\n"
+               "    }\n    rc = %s(&c",
+            cn);
+    for (uint32_t i = 0; i < np; i++)
+        fprintf(f, ", a%u", i);
+    fprintf(f, "%s);\n", result ? ", &r" : "");
+    if (result)
+        fprintf(f, "    if (rc == 0 && lower_%s(&c, &r, &results[0])) {\n"
+                   "        kumo_cval_free(&results[0]);\n"
+                   "        rc = kg_call_trap(&c, \"out of memory\");\n    }\n",
+                conv(g, result));
+    fprintf(f, "done:\n    kg_call_fini(&c);\n    return rc;\n}\n\n");
+    fclose(f);
+    fwrite(text, 1, len, g->bodies.f);
+    free(text);
+    fprintf(g->ftab.f, "    {\"%s\", \"%s\", glue_%u},\n", iface->qname, bin,
+            g->nfuncs);
+    g->nfuncs++;
+}
+
+
 static void
 gen_func(gen *g, const kw_interface *iface, const kw_func *fn)
 {
@@ -840,60 +890,14 @@ gen_func(gen *g, const kw_interface *iface, const kw_func *fn)
     }
     /* the prototype */
     FILE *p = g->protos.f;
-    if (fn->docs)
-        fprintf(p, "/* %s#%s */\n", iface->qname, bin);
-    else
-        fprintf(p, "/* %s#%s */\n", iface->qname, bin);
+    fprintf(p, "/* %s#%s */\n", iface->qname, bin);
     fprintf(p, "int %s(kg_call *call", cn);
     for (uint32_t i = 0; i < np; i++)
         fprintf(p, ", %s %s", ctype(g, pt[i]), pn[i]);
     if (result)
         fprintf(p, ", %s *ret", ctype(g, result));
     fprintf(p, ");\n");
-    /* the glue */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        fail(g, KUMO_ENOMEM, "out of memory");
-        goto done;
-    }
-    fprintf(f, "static int\nglue_%u(kumo_ccall *cc, void *env, const "
-               "kumo_ctype *type,\n        const kumo_cval *args, size_t "
-               "nargs, kumo_cval *results,\n        size_t nresults)\n{\n"
-               "    %s_bindings *b = env;\n    kg_call c;\n    int rc;\n",
-            g->nfuncs, g->o->prefix);
-    for (uint32_t i = 0; i < np; i++)
-        fprintf(f, "    %s a%u;\n", ctype(g, pt[i]), i);
-    if (result)
-        fprintf(f, "    %s r;\n    memset(&r, 0, sizeof r);\n",
-                ctype(g, result));
-    fprintf(f, "    (void)type;\n    (void)args;\n    (void)results;\n"
-               "    kg_call_init(&c, cc, b->env, b->res, \"%s#%s\");\n"
-               "    if (nargs != %u || nresults != %u",
-            iface->qname, bin, np, result ? 1 : 0);
-    for (uint32_t i = 0; i < np; i++)
-        fprintf(f, " ||\n        lift_%s(&c, &args[%u], &a%u)", conv(g, pt[i]),
-                i, i);
-    fprintf(f, ") {\n        rc = kg_call_badtype(&c);\n        goto done;\n"
-               "    }\n    rc = %s(&c",
-            cn);
-    for (uint32_t i = 0; i < np; i++)
-        fprintf(f, ", a%u", i);
-    fprintf(f, "%s);\n", result ? ", &r" : "");
-    if (result)
-        fprintf(f, "    if (rc == 0 && lower_%s(&c, &r, &results[0])) {\n"
-                   "        kumo_cval_free(&results[0]);\n"
-                   "        rc = kg_call_trap(&c, \"out of memory\");\n    }\n",
-                conv(g, result));
-    fprintf(f, "done:\n    kg_call_fini(&c);\n    return rc;\n}\n\n");
-    fclose(f);
-    fwrite(text, 1, len, g->bodies.f);
-    free(text);
-    fprintf(g->ftab.f, "    {\"%s\", \"%s\", glue_%u},\n", iface->qname, bin,
-            g->nfuncs);
-    g->nfuncs++;
-done:
+    emit_glue(g, iface, bin, cn, pt, np, result);
     kb_free(pt);
     kb_free(pn);
 }
