@@ -34,6 +34,14 @@ KUMO_CLI_COMMANDS(KC_DECLARE)
  * or -1 with errno set. */
 int kc_read_file(const char *path, uint8_t **out, size_t *len);
 
+/* kc_read_file for a command's APP.wasm argument: on failure prints
+ * "kumo CMD: PATH: reason" and returns -1. */
+int kc_read_app(const char *cmd, const char *path, uint8_t **out, size_t *len);
+
+/* Print a load failure as "PATH:0xOFFSET: error: CLASS: MESSAGE". */
+struct kumo_diag;
+void kc_print_load_error(const char *path, int rc, const struct kumo_diag *d);
+
 /* cmtest.c: component-model scripts of `kumo spectest`. */
 struct json_t;
 

@@ -192,6 +192,22 @@ print_module(const kumo_module *m)
 }
 
 int
+kc_read_app(const char *cmd, const char *path, uint8_t **out, size_t *len)
+{
+    if (kc_read_file(path, out, len) == 0)
+        return 0;
+    fprintf(stderr, "kumo %s: %s: %s\n", cmd, path, strerror(errno));
+    return -1;
+}
+
+void
+kc_print_load_error(const char *path, int rc, const kumo_diag *d)
+{
+    fprintf(stderr, "%s:0x%zx: error: %s: %s\n", path, d->offset,
+            kumo_strerror(rc), d->message[0] ? d->message : kumo_strerror(rc));
+}
+
+int
 kc_cmd_inspect(int argc, char **argv)
 {
     uint8_t *bytes = NULL;
@@ -204,17 +220,13 @@ kc_cmd_inspect(int argc, char **argv)
         fprintf(stderr, "usage: kumo inspect APP.wasm\n");
         return 2;
     }
-    if (kc_read_file(argv[1], &bytes, &len) < 0) {
-        fprintf(stderr, "kumo inspect: %s: %s\n", argv[1], strerror(errno));
+    if (kc_read_app("inspect", argv[1], &bytes, &len) < 0)
         return 1;
-    }
     memset(&diag, 0, sizeof diag);
     rc = kumo_module_new(bytes, len, &m, &diag);
     free(bytes);
     if (rc < 0) {
-        fprintf(stderr, "%s:0x%zx: error: %s: %s\n", argv[1], diag.offset,
-                kumo_strerror(rc),
-                diag.message[0] ? diag.message : kumo_strerror(rc));
+        kc_print_load_error(argv[1], rc, &diag);
         return 1;
     }
     printf("%s: valid module, %zu bytes\n", argv[1], len);

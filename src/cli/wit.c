@@ -1,5 +1,4 @@
 /* wit.c - `kumo wit APP.wasm`: print a component's world as WIT. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,13 @@ kc_cmd_wit(int argc, char **argv)
         fprintf(stderr, "usage: kumo wit APP.wasm\n");
         return 2;
     }
-    if (kc_read_file(argv[1], &bytes, &len) < 0) {
-        fprintf(stderr, "kumo wit: %s: %s\n", argv[1], strerror(errno));
+    if (kc_read_app("wit", argv[1], &bytes, &len) < 0)
         return 1;
-    }
     memset(&diag, 0, sizeof diag);
     rc = kumo_component_new(bytes, len, &c, &diag);
     free(bytes);
     if (rc < 0) {
-        fprintf(stderr, "%s:0x%zx: error: %s: %s\n", argv[1], diag.offset,
-                kumo_strerror(rc),
-                diag.message[0] ? diag.message : kumo_strerror(rc));
+        kc_print_load_error(argv[1], rc, &diag);
         return 1;
     }
     rc = kumo_component_print_wit(c, stdout);

@@ -242,6 +242,35 @@ drive(run *r)
     return rc;
 }
 
+/* What both entry points share: reset the result and the context, make the
+ * store. */
+static int
+begin(run *r, kumo_wasi_ctx *ctx, const kumo_wasi_run_config *cfg,
+      kumo_wasi_result *res)
+{
+    memset(res, 0, sizeof *res);
+    r->ctx = ctx;
+    r->cfg = cfg;
+    r->res = res;
+    res->end = KUMO_WASI_END_ERROR;
+    atomic_store(&ctx->cancel, 0);
+    ctx->exited = false;
+    return kumo_store_new(cfg ? &cfg->store : NULL, &r->store);
+}
+
+/* Run the program once its linker is ready (rc 0), and report. */
+static int
+finish(run *r, int rc)
+{
+    if (rc == 0)
+        rc = drive(r);
+    if (rc == 0)
+        return r->rc;
+    r->res->code = rc;
+    set_msg(r->res, kumo_strerror(rc));
+    return rc;
+}
+
 int
 kumo_wasi_run_command(kumo_wasi_ctx *ctx, const kumo_module *m,
                       const kumo_wasi_run_config *cfg,
@@ -250,28 +279,14 @@ kumo_wasi_run_command(kumo_wasi_ctx *ctx, const kumo_module *m,
     run r;
     int rc;
 
-    memset(res, 0, sizeof *res);
     memset(&r, 0, sizeof r);
-    r.ctx = ctx;
     r.m = m;
-    r.cfg = cfg;
-    r.res = res;
-    res->end = KUMO_WASI_END_ERROR;
-    atomic_store(&ctx->cancel, 0);
-    ctx->exited = false;
-    rc = kumo_store_new(cfg ? &cfg->store : NULL, &r.store);
+    rc = begin(&r, ctx, cfg, res);
     if (rc == 0)
         rc = kumo_linker_new(&r.linker);
     if (rc == 0)
         rc = kumo_wasi_preview1_define(ctx, r.store, r.linker);
-    if (rc == 0)
-        rc = drive(&r);
-    if (rc == 0)
-        rc = r.rc;
-    else {
-        res->code = rc;
-        set_msg(res, kumo_strerror(rc));
-    }
+    rc = finish(&r, rc);
     kumo_linker_free(r.linker);
     kumo_store_free(r.store);
     return rc;
@@ -285,28 +300,14 @@ kumo_wasi_run_component(kumo_wasi_ctx *ctx, const kumo_component *c,
     run r;
     int rc;
 
-    memset(res, 0, sizeof *res);
     memset(&r, 0, sizeof r);
-    r.ctx = ctx;
     r.comp = c;
-    r.cfg = cfg;
-    r.res = res;
-    res->end = KUMO_WASI_END_ERROR;
-    atomic_store(&ctx->cancel, 0);
-    ctx->exited = false;
-    rc = kumo_store_new(cfg ? &cfg->store : NULL, &r.store);
+    rc = begin(&r, ctx, cfg, res);
     if (rc == 0)
         rc = kumo_clinker_new(&r.clinker);
     if (rc == 0)
         rc = kumo_wasi_p2_define(ctx, r.clinker);
-    if (rc == 0)
-        rc = drive(&r);
-    if (rc == 0)
-        rc = r.rc;
-    else {
-        res->code = rc;
-        set_msg(res, kumo_strerror(rc));
-    }
+    rc = finish(&r, rc);
     kumo_store_free(r.store);
     kumo_clinker_free(r.clinker);
     return rc;
