@@ -39,6 +39,33 @@ kx_io_ready(kumo_wasi_ctx *ctx, kx_desc *d, bool write)
     return ready(ctx, d, write ? POLLOUT : POLLIN);
 }
 
+/* readv (POLLIN) or writev (POLLOUT), waiting on the loop first when the
+ * descriptor is pollable and retrying when it would block (unless the guest
+ * asked for non-blocking I/O). */
+static int
+transfer(kumo_wasi_ctx *ctx, kx_desc *d, const struct iovec *iov, int n,
+         short events, size_t *done)
+{
+    for (;;) {
+        if (kx_io_pollable(d)) {
+            int rc = ready(ctx, d, events);
+            if (rc < 0)
+                return rc;
+        }
+        ssize_t got = events == POLLIN ? readv(d->fd, iov, n)
+                                       : writev(d->fd, iov, n);
+        if (got >= 0) {
+            *done = (size_t)got;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
+            !kx_io_pollable(d) || (d->fdflags & KX_FDF_NONBLOCK))
+            return kx_errno_from_host(errno);
+    }
+}
+
 int
 kx_io_read(kumo_wasi_ctx *ctx, kx_desc *d, const struct iovec *iov, int n,
            size_t *done)
@@ -50,23 +77,7 @@ kx_io_read(kumo_wasi_ctx *ctx, kx_desc *d, const struct iovec *iov, int n,
         return 0;
     if (d->filetype == KX_FT_DIR)
         return -KX_EISDIR;
-    for (;;) {
-        if (kx_io_pollable(d)) {
-            int rc = ready(ctx, d, POLLIN);
-            if (rc < 0)
-                return rc;
-        }
-        ssize_t got = readv(d->fd, iov, n);
-        if (got >= 0) {
-            *done = (size_t)got;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-            !kx_io_pollable(d) || (d->fdflags & KX_FDF_NONBLOCK))
-            return kx_errno_from_host(errno);
-    }
+    return transfer(ctx, d, iov, n, POLLIN, done);
 }
 
 int
@@ -83,23 +94,7 @@ kx_io_write(kumo_wasi_ctx *ctx, kx_desc *d, const struct iovec *iov, int n,
     }
     if (d->filetype == KX_FT_DIR)
         return -KX_EISDIR;
-    for (;;) {
-        if (kx_io_pollable(d)) {
-            int rc = ready(ctx, d, POLLOUT);
-            if (rc < 0)
-                return rc;
-        }
-        ssize_t put = writev(d->fd, iov, n);
-        if (put >= 0) {
-            *done = (size_t)put;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-            !kx_io_pollable(d) || (d->fdflags & KX_FDF_NONBLOCK))
-            return kx_errno_from_host(errno);
-    }
+    return transfer(ctx, d, iov, n, POLLOUT, done);
 }
 
 int
