@@ -386,37 +386,35 @@ kx_p1_fd_tell(kx_p1 *k, const kumo_val *a)
 
 /* ---- paths ---- */
 
-int
-kx_p1_path_create_directory(kx_p1 *k, const kumo_val *a)
+/* (fd, path, path_len) -> errno calls that act on one path beneath fd. */
+static int
+path_op(kx_p1 *k, const kumo_val *a,
+        int (*op)(kx_desc *dir, const char *path, size_t len))
 {
     kx_desc *d;
     const char *p;
     int rc = get(k, A32(0), &d);
     if (!rc)
         rc = path_arg(k, A32(1), A32(2), &p);
-    return rc ? rc : KX_ERR(kx_fs_mkdir(d, p, A32(2)));
+    return rc ? rc : KX_ERR(op(d, p, A32(2)));
+}
+
+int
+kx_p1_path_create_directory(kx_p1 *k, const kumo_val *a)
+{
+    return path_op(k, a, kx_fs_mkdir);
 }
 
 int
 kx_p1_path_remove_directory(kx_p1 *k, const kumo_val *a)
 {
-    kx_desc *d;
-    const char *p;
-    int rc = get(k, A32(0), &d);
-    if (!rc)
-        rc = path_arg(k, A32(1), A32(2), &p);
-    return rc ? rc : KX_ERR(kx_fs_rmdir(d, p, A32(2)));
+    return path_op(k, a, kx_fs_rmdir);
 }
 
 int
 kx_p1_path_unlink_file(kx_p1 *k, const kumo_val *a)
 {
-    kx_desc *d;
-    const char *p;
-    int rc = get(k, A32(0), &d);
-    if (!rc)
-        rc = path_arg(k, A32(1), A32(2), &p);
-    return rc ? rc : KX_ERR(kx_fs_unlink(d, p, A32(2)));
+    return path_op(k, a, kx_fs_unlink);
 }
 
 int
