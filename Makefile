@@ -10,7 +10,7 @@ WARN    = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wundef -Wwrite-strings \
           -Wimplicit-fallthrough -Werror
 DEFS    = -D_GNU_SOURCE
-INCS    = -Iinclude -I$(LLHTTP_INC)
+INCS    = -Iinclude -Isrc -I$(LLHTTP_INC)
 # llhttp's generated C parser ships in Debian's node-llhttp; it is compiled
 # into libkumo from there (never copied into the tree).
 LLHTTP_DIR ?= /usr/share/llhttp
@@ -37,7 +37,8 @@ CLI_LIBS = -ljansson
 
 LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c) \
           $(wildcard src/wasi/*.c) \
-          $(wildcard src/http/*.c)
+          $(wildcard src/http/*.c) \
+          src/host/router.c
 CLI_SRC = $(wildcard src/cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kumo/component.h"
 #include "kumo/engine.h"
 
 typedef struct command {
@@ -207,6 +208,61 @@ kc_print_load_error(const char *path, int rc, const kumo_diag *d)
             kumo_strerror(rc), d->message[0] ? d->message : kumo_strerror(rc));
 }
 
+static const char *
+sort_name(kumo_component_sort sort)
+{
+    static const char *const names[] = {"core module", "func", "value",
+                                        "type", "component", "instance"};
+    return (unsigned)sort < 6 ? names[sort] : "?";
+}
+
+static void
+print_item(const kumo_component_item *it)
+{
+    printf("  %s %.*s", sort_name(it->sort), (int)it->name_len, it->name);
+    if (it->version)
+        printf(" (version %.*s)", (int)it->version_len, it->version);
+    putchar('\n');
+}
+
+/* `kumo inspect` of a component: decode, validate, list imports/exports. */
+static int
+inspect_component(const char *path, uint8_t *bytes, size_t len)
+{
+    kumo_component *c = NULL;
+    kumo_component_item it;
+    kumo_diag diag;
+    int rc;
+
+    memset(&diag, 0, sizeof diag);
+    rc = kumo_component_new(bytes, len, &c, &diag);
+    free(bytes);
+    if (rc == 0) {
+        memset(&diag, 0, sizeof diag);
+        rc = kumo_component_validate(c, &diag);
+    }
+    if (rc < 0) {
+        kc_print_load_error(path, rc, &diag);
+        kumo_component_free(c);
+        return 1;
+    }
+    const char *async = kumo_component_async_feature(c);
+    printf("%s: valid component, %zu bytes%s%s\n", path, len,
+           async ? ", uses async: " : "", async ? async : "");
+    uint32_t ni = kumo_component_import_count(c);
+    uint32_t ne = kumo_component_export_count(c);
+    printf("imports (%u):\n", ni);
+    for (uint32_t i = 0; i < ni; i++)
+        if (kumo_component_import(c, i, &it) == 0)
+            print_item(&it);
+    printf("exports (%u):\n", ne);
+    for (uint32_t i = 0; i < ne; i++)
+        if (kumo_component_export(c, i, &it) == 0)
+            print_item(&it);
+    kumo_component_free(c);
+    return 0;
+}
+
 int
 kc_cmd_inspect(int argc, char **argv)
 {
@@ -222,6 +278,9 @@ kc_cmd_inspect(int argc, char **argv)
     }
     if (kc_read_app("inspect", argv[1], &bytes, &len) < 0)
         return 1;
+    /* a component's preamble: layer 1 in the upper half of the version */
+    if (len >= 8 && bytes[6] == 1 && bytes[7] == 0)
+        return inspect_component(argv[1], bytes, len);
     memset(&diag, 0, sizeof diag);
     rc = kumo_module_new(bytes, len, &m, &diag);
     free(bytes);

@@ -961,7 +961,7 @@ write_header(gen *g, kw_interface *const *ifaces, size_t n, FILE *h)
                "#include <stdint.h>\n\n#include \"%s\"\n\n",
             UP, UP,
             g->o->bind_include ? g->o->bind_include
-                               : "../../src/component/bind.h");
+                               : "component/bind.h");
     fwrite(g->types.text, 1, g->types.len, h);
     fprintf(h, "#define %s_NRESOURCES %u\n\n", UP, g->nres);
     fprintf(h,
