@@ -21,7 +21,6 @@
 #include "p2.h"
 
 #define E(name) KX_WASI_SOCKETS_NETWORK_ERROR_CODE_##name
-#define A(name) KX_WASI_SOCKETS_NETWORK_IP_SOCKET_ADDRESS_##name
 
 typedef kx_wasi_sockets_tcp_tcp_socket tcp;
 typedef kx_wasi_sockets_network_network network;
@@ -51,7 +50,7 @@ enum {
 };
 
 #define FAIL(ret, code) ((ret)->is_err = true, (ret)->val.err = (code), 0)
-#define FAIL_ERRNO(ret) FAIL(ret, kx_p2_sock_error(-kx_errno_from_host(errno)))
+#define FAIL_ERRNO(ret) FAIL(ret, kx_p2_sock_errno(errno))
 
 static kx_p2obj *
 sock(kg_call *call, tcp self)
@@ -68,106 +67,6 @@ static int
 sockfd(const kx_p2obj *o)
 {
     return o->file->d->fd;
-}
-
-/* ---- addresses */
-
-static int
-to_sockaddr(const sock_addr *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    if (a->tag == A(IPV4)) {
-        struct sockaddr_in *in = (struct sockaddr_in *)ss;
-        const kx_wasi_sockets_network_ipv4_address *x = &a->val.ipv4.address;
-        uint8_t b[4] = {x->f0, x->f1, x->f2, x->f3};
-        in->sin_family = AF_INET;
-        in->sin_port = htons(a->val.ipv4.port);
-        memcpy(&in->sin_addr, b, 4);
-        *len = sizeof *in;
-        return AF_INET;
-    }
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    const kx_wasi_sockets_network_ipv6_address *x = &a->val.ipv6.address;
-    uint16_t w[8] = {x->f0, x->f1, x->f2, x->f3, x->f4, x->f5, x->f6, x->f7};
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(a->val.ipv6.port);
-    in6->sin6_flowinfo = htonl(a->val.ipv6.flow_info);
-    in6->sin6_scope_id = a->val.ipv6.scope_id;
-    for (int i = 0; i < 8; i++) {
-        in6->sin6_addr.s6_addr[2 * i] = (uint8_t)(w[i] >> 8);
-        in6->sin6_addr.s6_addr[2 * i + 1] = (uint8_t)w[i];
-    }
-    *len = sizeof *in6;
-    return AF_INET6;
-}
-
-static void
-ip_from_bytes(int family, const uint8_t *b, ip_addr *out)
-{
-    if (family == AF_INET) {
-        kx_wasi_sockets_network_ipv4_address v = {b[0], b[1], b[2], b[3]};
-        out->tag = KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_IPV4;
-        out->val.ipv4 = v;
-        return;
-    }
-    uint16_t w[8];
-    for (int i = 0; i < 8; i++)
-        w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
-    kx_wasi_sockets_network_ipv6_address v = {w[0], w[1], w[2], w[3],
-                                              w[4], w[5], w[6], w[7]};
-    out->tag = KX_WASI_SOCKETS_NETWORK_IP_ADDRESS_IPV6;
-    out->val.ipv6 = v;
-}
-
-static void
-from_sockaddr(const struct sockaddr_storage *ss, sock_addr *out)
-{
-    ip_addr ip;
-    memset(out, 0, sizeof *out);
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        ip_from_bytes(AF_INET, (const uint8_t *)&in->sin_addr, &ip);
-        out->tag = A(IPV4);
-        out->val.ipv4.port = ntohs(in->sin_port);
-        out->val.ipv4.address = ip.val.ipv4;
-        return;
-    }
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-    ip_from_bytes(AF_INET6, in6->sin6_addr.s6_addr, &ip);
-    out->tag = A(IPV6);
-    out->val.ipv6.port = ntohs(in6->sin6_port);
-    out->val.ipv6.flow_info = ntohl(in6->sin6_flowinfo);
-    out->val.ipv6.scope_id = in6->sin6_scope_id;
-    out->val.ipv6.address = ip.val.ipv6;
-}
-
-/* The policy: address as text, or a name that a lookup resolved to it. */
-static bool
-allowed(kumo_wasi_ctx *ctx, const struct sockaddr_storage *ss)
-{
-    char text[INET6_ADDRSTRLEN];
-    const void *raw;
-    uint16_t port;
-    int fam = ss->ss_family;
-    if (fam == AF_INET) {
-        raw = &((const struct sockaddr_in *)ss)->sin_addr;
-        port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-    } else {
-        raw = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-    }
-    if (inet_ntop(fam, raw, text, sizeof text) &&
-        kumo_wasi_ctx_net_allowed(ctx, text, port))
-        return true;
-    kx_p2 *p = ctx->p2;
-    size_t n = fam == AF_INET ? 4 : 16;
-    for (uint32_t i = 0; p && i < sizeof p->lookups / sizeof *p->lookups;
-         i++)
-        if (p->lookups[i].name && p->lookups[i].family == fam &&
-            memcmp(p->lookups[i].addr, raw, n) == 0 &&
-            kumo_wasi_ctx_net_allowed(ctx, p->lookups[i].name, port))
-            return true;
-    return false;
 }
 
 /* ---- creation */
@@ -221,19 +120,6 @@ kx_wasi_sockets_tcp_tcp_socket_drop(void *env, tcp self)
 
 /* ---- bind, connect, listen, accept */
 
-static int
-check_addr(kg_call *call, kx_p2obj *o, network net, const sock_addr *a,
-           struct sockaddr_storage *ss, socklen_t *len)
-{
-    if (!kx_p2_get(KX_CTX(call), net.rep, KX_P2_NETWORK))
-        return -1;
-    if (to_sockaddr(a, ss, len) != o->family)
-        return E(INVALID_ARGUMENT);
-    if (!allowed(KX_CTX(call), ss))
-        return E(ACCESS_DENIED);
-    return 0;
-}
-
 int
 kx_wasi_sockets_tcp_method_tcp_socket_start_bind(kg_call *call, tcp self,
                                                  network network_,
@@ -243,7 +129,8 @@ kx_wasi_sockets_tcp_method_tcp_socket_start_bind(kg_call *call, tcp self,
     GET(o, self);
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = check_addr(call, o, network_, &local_address, &ss, &len);
+    int rc = kx_p2_check_addr(call, o->family, network_, &local_address,
+                              &ss, &len);
     if (rc < 0)
         return kx_p2_badhandle(call);
     if (rc > 0)
@@ -279,7 +166,8 @@ kx_wasi_sockets_tcp_method_tcp_socket_start_connect(kg_call *call, tcp self,
     GET(o, self);
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = check_addr(call, o, network_, &remote_address, &ss, &len);
+    int rc = kx_p2_check_addr(call, o->family, network_, &remote_address,
+                              &ss, &len);
     if (rc < 0)
         return kx_p2_badhandle(call);
     if (rc > 0)
@@ -321,7 +209,7 @@ kx_wasi_sockets_tcp_method_tcp_socket_finish_connect(kg_call *call, tcp self,
         err = errno;
     if (err) {
         o->state = KX_TCP_CLOSED;
-        return FAIL(ret, kx_p2_sock_error(-kx_errno_from_host(err)));
+        return FAIL(ret, kx_p2_sock_errno(err));
     }
     o->state = KX_TCP_CONNECTED;
     return streams(call, o, &ret->val.ok.f0, &ret->val.ok.f1);
@@ -381,7 +269,7 @@ address(kg_call *call, tcp self, bool peer, res_addr *ret)
     if ((peer ? getpeername : getsockname)(sockfd(o), (struct sockaddr *)&ss,
                                            &len) < 0)
         return FAIL_ERRNO(ret);
-    from_sockaddr(&ss, &ret->val.ok);
+    kx_p2_from_sockaddr(&ss, &ret->val.ok);
     return 0;
 }
 
@@ -554,17 +442,26 @@ kx_wasi_sockets_tcp_method_tcp_socket_set_keep_alive_count(kg_call *call,
     return 0;
 }
 
+/* hop limit and buffer sizes: kx_p2_sockopt */
+static int
+option(kg_call *call, tcp self, kx_p2opt opt, uint64_t *v, bool set,
+       bool *is_err, uint32_t *err)
+{
+    GET(o, self);
+    *is_err = kx_p2_sockopt(sockfd(o), opt, o->family, v, set, err) < 0;
+    return 0;
+}
+
 int
 kx_wasi_sockets_tcp_method_tcp_socket_hop_limit(kg_call *call, tcp self,
                                                 res_u8 *ret)
 {
-    GET(o, self);
-    int v;
-    if (o->family == AF_INET ? opt_get(o, IPPROTO_IP, IP_TTL, &v)
-                             : opt_get(o, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &v))
-        return FAIL_ERRNO(ret);
-    ret->val.ok = (uint8_t)v;
-    return 0;
+    uint64_t v = 0;
+    int rc = option(call, self, KX_P2OPT_HOPS, &v, false, &ret->is_err,
+                    &ret->val.err);
+    if (!rc && !ret->is_err)
+        ret->val.ok = (uint8_t)v;
+    return rc;
 }
 
 int
@@ -572,37 +469,25 @@ kx_wasi_sockets_tcp_method_tcp_socket_set_hop_limit(kg_call *call, tcp self,
                                                     uint8_t value,
                                                     res_void *ret)
 {
-    GET(o, self);
-    if (value == 0)
-        return FAIL(ret, E(INVALID_ARGUMENT));
-    if (o->family == AF_INET ? opt_set(o, IPPROTO_IP, IP_TTL, value)
-                             : opt_set(o, IPPROTO_IPV6, IPV6_UNICAST_HOPS,
-                                       value))
-        return FAIL_ERRNO(ret);
-    return 0;
+    uint64_t v = value;
+    return option(call, self, KX_P2OPT_HOPS, &v, true, &ret->is_err,
+                  &ret->val.err);
 }
 
 static int
-get_buf(kg_call *call, tcp self, int name, res_u64 *ret)
+get_buf(kg_call *call, tcp self, kx_p2opt opt, res_u64 *ret)
 {
-    GET(o, self);
-    int v;
-    if (opt_get(o, SOL_SOCKET, name, &v))
-        return FAIL_ERRNO(ret);
-    ret->val.ok = (uint64_t)v;
-    return 0;
+    uint64_t v = 0;
+    int rc = option(call, self, opt, &v, false, &ret->is_err, &ret->val.err);
+    if (!rc && !ret->is_err)
+        ret->val.ok = v;
+    return rc;
 }
 
 static int
-set_buf(kg_call *call, tcp self, int name, uint64_t value, res_void *ret)
+set_buf(kg_call *call, tcp self, kx_p2opt opt, uint64_t value, res_void *ret)
 {
-    GET(o, self);
-    if (value == 0)
-        return FAIL(ret, E(INVALID_ARGUMENT));
-    if (opt_set(o, SOL_SOCKET, name,
-                value > (1u << 30) ? (1 << 30) : (int)value))
-        return FAIL_ERRNO(ret);
-    return 0;
+    return option(call, self, opt, &value, true, &ret->is_err, &ret->val.err);
 }
 
 int
@@ -610,21 +495,21 @@ kx_wasi_sockets_tcp_method_tcp_socket_receive_buffer_size(kg_call *call,
                                                           tcp self,
                                                           res_u64 *ret)
 {
-    return get_buf(call, self, SO_RCVBUF, ret);
+    return get_buf(call, self, KX_P2OPT_RCVBUF, ret);
 }
 
 int
 kx_wasi_sockets_tcp_method_tcp_socket_set_receive_buffer_size(
     kg_call *call, tcp self, uint64_t value, res_void *ret)
 {
-    return set_buf(call, self, SO_RCVBUF, value, ret);
+    return set_buf(call, self, KX_P2OPT_RCVBUF, value, ret);
 }
 
 int
 kx_wasi_sockets_tcp_method_tcp_socket_send_buffer_size(kg_call *call,
                                                        tcp self, res_u64 *ret)
 {
-    return get_buf(call, self, SO_SNDBUF, ret);
+    return get_buf(call, self, KX_P2OPT_SNDBUF, ret);
 }
 
 int
@@ -633,7 +518,7 @@ kx_wasi_sockets_tcp_method_tcp_socket_set_send_buffer_size(kg_call *call,
                                                            uint64_t value,
                                                            res_void *ret)
 {
-    return set_buf(call, self, SO_SNDBUF, value, ret);
+    return set_buf(call, self, KX_P2OPT_SNDBUF, value, ret);
 }
 
 int
@@ -738,7 +623,7 @@ kx_wasi_sockets_ip_name_lookup_resolve_addresses(
                       ->sin6_addr;
         if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
             continue;
-        ip_from_bytes(a->ai_family, raw, &list[n++]);
+        kx_p2_ip_from_bytes(a->ai_family, raw, &list[n++]);
         remember(ctx, a->ai_family, raw, host, name.len);
     }
     freeaddrinfo(res);

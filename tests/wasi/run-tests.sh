@@ -107,14 +107,20 @@ check grow-ok 0 -- $R "$OUT/modes.wasm" grow 8
 check grow-limited 1 -- $R --max-memory 2m "$OUT/modes.wasm" grow 8
 
 # the sandbox matrix
+# mk_sandbox DIR: the tree sandbox.c and components/p2sandbox.c expect
+mk_sandbox() {
+    mkdir -p "$1/sb/sub" "$1/ro"
+    echo secret >"$1/outside"
+    echo f >"$1/sb/f"
+    echo r >"$1/ro/r"
+    ln -s ../outside "$1/sb/escape"
+    ln -s /etc/passwd "$1/sb/abs"
+    ln -s .. "$1/sb/updir"
+    ln -s loopb "$1/sb/loopa"
+    ln -s loopa "$1/sb/loopb"
+}
 SB=$TMP/sbx
-mkdir -p "$SB/sb/sub" "$SB/ro"
-echo secret >"$SB/outside"
-echo f >"$SB/sb/f"
-echo r >"$SB/ro/r"
-ln -s ../outside "$SB/sb/escape"
-ln -s /etc/passwd "$SB/sb/abs"
-ln -s .. "$SB/sb/updir"
+mk_sandbox "$SB"
 check sandbox 0 -- $R --dir "$SB/sb::/sb" --dir "$SB/ro::/ro:ro" \
     "$OUT/sandbox.wasm"
 [ ! -e "$SB/new" ] && [ ! -e "$SB/d" ] && [ ! -e "$SB/f" ] &&
@@ -149,6 +155,18 @@ fi
 #   `jco run`: their wasi-libc sizes its first heap with memory.size,
 #   after the adapter took pages for its state with memory.grow, so a
 #   large malloc overwrites that state and the adapter asserts.
+#   Precisely: a module without a cabi_realloc export gets the adapter's
+#   State (one 64 KiB page, magic words at both ends) from a synthesized
+#   realloc that does memory.grow(1), during the first preview1 call
+#   (before main). dlmalloc's lazy init then takes [__heap_base,
+#   memory.size) as its first segment, State page included; a 4 MiB
+#   malloc extends that segment contiguously with sbrk and its memset
+#   overwrites the magic, which the next fd_write checks ("adapter line
+#   2857" is that check). The engine does what memory.grow/memory.size
+#   say (V8 under `jco run` fails the same way); the fixes are in the
+#   guest toolchain: export cabi_realloc (the adapter then allocates
+#   State with it, as components/*.c do) or a wasi-libc whose dlmalloc
+#   uses __heap_end.
 CD=$SHARED/components
 if [ -f "$CD/c-hello.command.component.wasm" ]; then
     CD=$(cd "$CD" && pwd)
@@ -171,6 +189,64 @@ if [ -f "$CD/c-hello.command.component.wasm" ]; then
     stderr_has rust-hello-known@component "assertion failed at adapter line"
     check component-fuel 134 -- $R --fuel 100 "$TMP/cc/c-hello.wasm" 0
     stderr_has component-fuel "trap: all fuel consumed"
+fi
+
+# WASI 0.2 called directly: the guests of components/ (built by
+# components/build.sh, committed), each a component run on the WASI 0.2
+# host; expected/p2-*.out hold their output.
+P2=$HERE/components
+if [ -f "$P2/p2io.component.wasm" ]; then
+    check p2-clocks 0 -- $R "$P2/p2io.component.wasm" clocks
+    check p2-random 0 -- $R "$P2/p2io.component.wasm" random
+    check p2-cli 0 -- env KUMO_HIDDEN=1 $R --env A=1 --env B=two \
+        "$P2/p2io.component.wasm" cli x "y z"
+    printf 'abcdefghijkl\nrest of it\n' >"$TMP/p2in.txt"
+    check p2-stdin 0 "$TMP/p2in.txt" -- $R "$P2/p2io.component.wasm" stdin
+    printf 'spliced text here\n' >"$TMP/p2splice.txt"
+    check p2-splice 0 "$TMP/p2splice.txt" -- \
+        $R "$P2/p2io.component.wasm" splice
+    # stdin stays silent well past the 20 ms timer, then writes a line
+    (sleep 2; echo late) | $R "$P2/p2io.component.wasm" poll \
+        >"$TMP/p2-poll.out" 2>"$TMP/p2-poll.err"
+    if diff "$EXP/p2-poll.out" "$TMP/p2-poll.out" >"$TMP/p2-poll.diff"; then
+        ok p2-poll
+    else bad p2-poll "$(head -20 "$TMP/p2-poll.diff")"; fi
+    check p2-exit-ok 0 -- $R "$P2/p2io.component.wasm" exit-ok
+    check p2-exit-err 1 -- $R "$P2/p2io.component.wasm" exit-err
+
+    mkdir -p "$TMP/p2fs"
+    check p2-fs 134 -- $R --dir "$TMP/p2fs::/sb" "$P2/p2fs.component.wasm"
+    stderr_has p2-fs "trap: unknown handle index"
+    [ "$(cat "$TMP/p2fs/hard")" = HELLO ] && [ -L "$TMP/p2fs/loop1" ] &&
+        [ ! -e "$TMP/p2fs/sym" ] && ok "p2-fs (host view)" ||
+        bad "p2-fs (host view)" "$(ls -la "$TMP/p2fs")"
+
+    check p2-tcp 0 -- $R --allow-net '127.0.0.1:*' \
+        "$P2/p2net.component.wasm" tcp
+    check p2-udp 0 -- $R --allow-net '127.0.0.1:*' \
+        "$P2/p2net.component.wasm" udp
+    check p2-udp-overflow 134 -- $R --allow-net '127.0.0.1:*' \
+        "$P2/p2net.component.wasm" udp-overflow
+    stderr_has p2-udp-overflow "check-send permitted"
+    check p2-lookup 0 -- $R --allow-lookup "$P2/p2net.component.wasm" \
+        lookup localhost 127.0.0.1 ""
+    check p2-byname 0 -- $R --allow-net 'localhost:*' --allow-lookup \
+        "$P2/p2net.component.wasm" byname
+    check p2-deny 0 -- $R "$P2/p2net.component.wasm" deny
+    port=$((20000 + RANDOM % 40000))
+    check p2-policy 0 -- $R --allow-net "127.0.0.1:$port" \
+        "$P2/p2net.component.wasm" policy $port
+
+    SB=$TMP/sbx2
+    mk_sandbox "$SB"
+    check p2-sandbox 0 -- $R --dir "$SB/sb::/sb" --dir "$SB/ro::/ro:ro" \
+        "$P2/p2sandbox.component.wasm"
+    [ -f "$SB/outside" ] && [ "$(cat "$SB/outside")" = secret ] &&
+        [ ! -e "$SB/stolen" ] && [ ! -e "$SB/sb/hl" ] && [ ! -e "$SB/g" ] &&
+        [ -f "$SB/ro/r" ] && [ ! -e "$SB/ro/r2" ] && [ ! -e "$SB/ro/l" ] &&
+        [ -f "$SB/sb/f" ] && ok "p2-sandbox (host untouched)" ||
+        bad "p2-sandbox (host untouched)" "$(ls -R "$SB")"
+    check p2-sandbox-nodir 0 -- $R "$P2/p2sandbox.component.wasm"
 fi
 
 # the command line itself

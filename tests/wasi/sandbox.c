@@ -2,7 +2,8 @@
 // that the host's own answer is seen (wasi-libc would refuse some paths
 // before asking). Run with --dir SB::/sb --dir RO::/ro:ro where SB has
 // a file `f`, symlinks `escape -> ../outside`, `abs -> /etc/passwd`,
-// `updir -> ..`, and RO has a file `r`. Prints one line per attempt.
+// `updir -> ..`, `loopa -> loopb`, `loopb -> loopa`, and RO has a file
+// `r`. Prints one line per attempt.
 #include <stdio.h>
 #include <string.h>
 #include <wasi/api.h>
@@ -95,6 +96,8 @@ main(void)
     T("open abs (symlink absolute)", op(sb, "abs", 0, R_READ, 1));
     T("open updir/outside", op(sb, "updir/outside", 0, R_READ, 1));
     T("open escape nofollow", op(sb, "escape", 0, R_READ, 0));
+    T("open loopa (symlink loop)", op(sb, "loopa", 0, R_READ, 1));
+    T("open loopa/x (through a loop)", op(sb, "loopa/x", 0, R_READ, 1));
     T("create ../new", op(sb, "../new", __WASI_OFLAGS_CREAT, R_WRITE, 1));
     T("create escape/new", op(sb, "updir/new", __WASI_OFLAGS_CREAT, R_WRITE, 1));
     T("stat escape (follow)",
@@ -106,6 +109,13 @@ main(void)
     T("unlink ../outside", __wasi_path_unlink_file(sb, "../outside"));
     T("rename f -> ../f", __wasi_path_rename(sb, "f", sb, "../f"));
     T("link f -> ../g", __wasi_path_link(sb, 0, "f", sb, "../g"));
+    T("link escape (follow) -> hl",
+      __wasi_path_link(sb, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "escape", sb,
+                       "hl"));
+    T("set-times escape (follow)",
+      __wasi_path_filestat_set_times(sb, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW,
+                                     "escape", 0, 0,
+                                     __WASI_FSTFLAGS_ATIM_NOW));
     T("symlink /etc/passwd", __wasi_path_symlink("/etc/passwd", sb, "s1"));
     T("symlink ../x (relative, allowed)", __wasi_path_symlink("../x", sb, "s2"));
     T("open s2 (dangling, out)", op(sb, "s2", __WASI_OFLAGS_CREAT, R_WRITE, 1));
@@ -121,6 +131,10 @@ main(void)
     T("ro: rename r -> s", __wasi_path_rename(ro, "r", ro, "s"));
     T("ro: rename into sb", __wasi_path_rename(ro, "r", sb, "moved"));
     T("ro: symlink", __wasi_path_symlink("r", ro, "l"));
+    T("ro: set-times r",
+      __wasi_path_filestat_set_times(ro, 0, "r", 0, 0,
+                                     __WASI_FSTFLAGS_MTIM_NOW));
+    T("ro: link sb/f -> l", __wasi_path_link(sb, 0, "f", ro, "l"));
     T("ro: ../ escape", op(ro, "../sb/f", 0, R_READ, 1));
     T("bad fd", op(99, "f", 0, R_READ, 1));
     T("not a dir", op(1, "f", 0, R_READ, 1));
