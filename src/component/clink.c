@@ -12,6 +12,9 @@
 typedef struct kc_hostdef {
     char *iface; /* NULL: a top-level import */
     char *name;
+    char *canon; /* iface in canonical-version form (kc_name_canon) */
+    uint32_t canon_len, name_len;
+    uint32_t hash;
     bool is_resource;
     kumo_chost_fn fn;
     void *env;
@@ -19,9 +22,15 @@ typedef struct kc_hostdef {
     kumo_cresource *res;
 } kc_hostdef;
 
+/* Definitions are found by a hash of (canonical interface, name, kind)
+ * in an open-addressing index of def numbers + 1 (a power of two, at most
+ * half full): instantiation looks up every import, and a WASI + wasi:http
+ * linker holds hundreds of definitions. */
 struct kumo_clinker {
     kc_hostdef *defs;
     uint32_t n, cap;
+    uint32_t *index;
+    uint32_t index_cap;
     bool stubs;
 };
 
@@ -47,9 +56,11 @@ kumo_clinker_free(kumo_clinker *l)
             d->finalize(d->env);
         kb_free(d->iface);
         kb_free(d->name);
+        kb_free(d->canon);
         kb_free(d->res);
     }
     kb_free(l->defs);
+    kb_free(l->index);
     kb_free(l);
 }
 
@@ -59,24 +70,71 @@ kumo_clinker_allow_stubs(kumo_clinker *l, bool on)
     l->stubs = on;
 }
 
-static bool
-iface_eq(const char *a, kc_str b)
+/* The canonical form of an interface name for lookups: written to buf
+ * (cap bytes), or the name itself when it is too long to canonicalize
+ * (kumo_cname_match compares such names exactly). */
+static kc_str
+canon_iface(kc_str iface, char *buf, size_t cap)
 {
-    if (!a)
-        return b.len == 0;
-    return kumo_cname_match(a, strlen(a), b.s, b.len);
+    if (iface.len > 400)
+        return iface;
+    size_t n = kc_name_canon(iface.s, iface.len, buf, cap);
+    return (kc_str){buf, (uint32_t)n};
+}
+
+static uint32_t
+def_hash(kc_str canon, const char *name, size_t name_len, bool res)
+{
+    uint32_t h = 2166136261u ^ (res ? 0x9e3779b9u : 0);
+    for (uint32_t i = 0; i < canon.len; i++)
+        h = (h ^ (uint8_t)canon.s[i]) * 16777619u;
+    h = (h ^ '#') * 16777619u;
+    for (size_t i = 0; i < name_len; i++)
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    return h;
 }
 
 static kc_hostdef *
 lookup(const kumo_clinker *l, kc_str iface, kc_str name, bool res)
 {
-    for (uint32_t i = 0; l && i < l->n; i++) {
-        kc_hostdef *d = &l->defs[i];
-        if (d->is_resource == res && iface_eq(d->iface, iface) &&
-            strlen(d->name) == name.len && !memcmp(d->name, name.s, name.len))
+    char buf[512];
+    if (!l || !l->index_cap)
+        return NULL;
+    kc_str c = canon_iface(iface, buf, sizeof buf);
+    uint32_t h = def_hash(c, name.s, name.len, res);
+    uint32_t mask = l->index_cap - 1;
+    for (uint32_t i = h & mask; l->index[i]; i = (i + 1) & mask) {
+        kc_hostdef *d = &l->defs[l->index[i] - 1];
+        if (d->hash == h && d->is_resource == res && d->name_len == name.len &&
+            d->canon_len == c.len && !memcmp(d->name, name.s, name.len) &&
+            !memcmp(d->canon, c.s, c.len))
             return d;
     }
     return NULL;
+}
+
+/* Put def number i into the index, growing it to stay at most half full. */
+static int
+index_add(kumo_clinker *l, uint32_t i)
+{
+    if ((l->n + 1) * 2 > l->index_cap) {
+        uint32_t cap = l->index_cap ? l->index_cap * 2 : 64;
+        uint32_t *ix = kb_calloc(cap, sizeof *ix);
+        if (!ix)
+            return KUMO_ENOMEM;
+        kb_free(l->index);
+        l->index = ix;
+        l->index_cap = cap;
+        for (uint32_t j = 0; j < l->n; j++)
+            if (j != i && index_add(l, j) < 0)
+                return KUMO_ENOMEM; /* not reached: room was made */
+    }
+    uint32_t mask = l->index_cap - 1;
+    uint32_t k = l->defs[i].hash & mask;
+    while (l->index[k])
+        k = (k + 1) & mask;
+    l->index[k] = i + 1;
+    return 0;
 }
 
 static int
@@ -85,6 +143,7 @@ define(kumo_clinker *l, const char *iface, const char *name, bool res,
 {
     kc_str i = {iface ? iface : "", iface ? (uint32_t)strlen(iface) : 0};
     kc_str n = {name, (uint32_t)strlen(name)};
+    char buf[512];
     kc_hostdef *d = lookup(l, i, n, res);
     if (d) {
         if (d->finalize)
@@ -97,17 +156,27 @@ define(kumo_clinker *l, const char *iface, const char *name, bool res,
         return KUMO_ENOMEM;
     d = &l->defs[l->n];
     memset(d, 0, sizeof *d);
-    d->name = kb_strndup(name, strlen(name));
-    d->iface = iface ? kb_strndup(iface, strlen(iface)) : NULL;
-    if (!d->name || (iface && !d->iface)) {
-        kb_free(d->name);
-        kb_free(d->iface);
-        return KUMO_ENOMEM;
-    }
+    kc_str c = canon_iface(i, buf, sizeof buf);
+    d->name = kb_strndup(name, n.len);
+    d->iface = iface ? kb_strndup(iface, i.len) : NULL;
+    d->canon = kb_strndup(c.s, c.len);
+    if (!d->name || (iface && !d->iface) || !d->canon)
+        goto fail;
+    d->name_len = n.len;
+    d->canon_len = c.len;
+    d->hash = def_hash(c, name, n.len, res);
     d->is_resource = res;
+    /* counted only once indexed: a failed index_add leaves it out */
+    if (index_add(l, l->n) < 0)
+        goto fail;
     l->n++;
     *out = d;
     return 0;
+fail:
+    kb_free(d->name);
+    kb_free(d->iface);
+    kb_free(d->canon);
+    return KUMO_ENOMEM;
 }
 
 int
@@ -153,10 +222,13 @@ kumo_clinker_define_resource(kumo_clinker *l, const char *iface,
 bool
 kc_linker_has_iface(const kumo_clinker *l, kc_str iface)
 {
+    char buf[512];
     if (l->stubs)
         return true;
+    kc_str c = canon_iface(iface, buf, sizeof buf);
     for (uint32_t i = 0; i < l->n; i++)
-        if (l->defs[i].iface && iface_eq(l->defs[i].iface, iface))
+        if (l->defs[i].iface && l->defs[i].canon_len == c.len &&
+            !memcmp(l->defs[i].canon, c.s, c.len))
             return true;
     return false;
 }
