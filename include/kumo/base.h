@@ -36,7 +36,9 @@ extern "C" {
     X(ETRAP_STACK_EXHAUSTED, -29, "call stack exhausted")                      \
     X(ETRAP_HOST, -30, "host trap")                                            \
     X(ETRAP_INTERRUPTED, -31, "interrupted")                                   \
-    X(ETRAP_OUT_OF_FUEL, -32, "all fuel consumed")
+    X(ETRAP_OUT_OF_FUEL, -32, "all fuel consumed")                           \
+    X(ETRAP_EXCEPTION, -33, "uncaught exception")                              \
+    X(ETRAP_NULL_EXNREF, -34, "null exception reference")
 
 enum {
 #define KUMO_ERROR_ENUM(name, value, msg) KUMO_##name = value,

@@ -1,5 +1,6 @@
 /* kumo/engine.h - the WebAssembly engine: decode, validate, instantiate,
- * call. Core WebAssembly 2.0 without SIMD, plus extended-const. */
+ * call. Core WebAssembly 2.0 without SIMD, plus extended-const,
+ * multi-memory and exception handling (exnref and the legacy try). */
 #ifndef KUMO_ENGINE_H
 #define KUMO_ENGINE_H
 
@@ -23,6 +24,11 @@ typedef enum kumo_valtype {
     KUMO_FUNCREF = 0x70,
     KUMO_EXTERNREF = 0x6f,
 } kumo_valtype;
+/* exnref (exception handling): a value type of guest code only, never in
+ * a host function's or a global's type given by the host. A macro, not
+ * an enumerator, so that existing switches over kumo_valtype stay
+ * complete. */
+#define KUMO_EXNREF ((kumo_valtype)0x69)
 
 /*
  * A value as it sits in a stack slot: 64 bits. i32 is in the low 32 bits
@@ -38,6 +44,8 @@ typedef enum kumo_externkind {
     KUMO_EXTERN_MEMORY = 2,
     KUMO_EXTERN_GLOBAL = 3,
 } kumo_externkind;
+/* Exception tags (u.tag); a macro for the same reason as KUMO_EXNREF. */
+#define KUMO_EXTERN_TAG ((kumo_externkind)4)
 
 typedef struct kumo_module kumo_module;     /* decoded + validated + compiled */
 typedef struct kumo_store kumo_store;       /* owns all runtime objects */
@@ -46,6 +54,7 @@ typedef struct kumo_func kumo_func;         /* owned by its store */
 typedef struct kumo_table kumo_table;       /* owned by its store */
 typedef struct kumo_memory kumo_memory;     /* owned by its store */
 typedef struct kumo_global kumo_global;     /* owned by its store */
+typedef struct kumo_tag kumo_tag;           /* owned by its store */
 typedef struct kumo_linker kumo_linker;     /* name -> extern map */
 
 typedef struct kumo_extern {
@@ -55,6 +64,7 @@ typedef struct kumo_extern {
         kumo_table *table;
         kumo_memory *memory;
         kumo_global *global;
+        kumo_tag *tag;
     } u;
 } kumo_extern;
 
@@ -79,7 +89,7 @@ typedef struct kumo_externdesc {
     const char *name;
     uint32_t name_len;
     kumo_externkind kind;
-    kumo_functype func;        /* KUMO_EXTERN_FUNC */
+    kumo_functype func;        /* KUMO_EXTERN_FUNC; TAG: its params */
     kumo_valtype elem_type;    /* KUMO_EXTERN_TABLE */
     kumo_limits limits;        /* TABLE and MEMORY */
     kumo_valtype global_type;  /* KUMO_EXTERN_GLOBAL */
@@ -103,9 +113,12 @@ int kumo_module_new(const uint8_t *bytes, size_t len, kumo_module **out,
  * clears them. */
 typedef struct kumo_features {
     bool extended_const; /* i32/i64 add, sub, mul in constant expressions */
-    /* several memories may be declared (not on by default: instructions
-     * still address memory 0 only, the memory index form is rejected) */
+    /* several memories; loads, stores and memory instructions take a
+     * memory index */
     bool multi_memory;
+    /* tags, throw, throw_ref, try_table, exnref, and the legacy
+     * try/catch/catch_all/delegate/rethrow */
+    bool exceptions;
 } kumo_features;
 
 /* kumo_features with every supported feature enabled. */
@@ -166,6 +179,22 @@ const char *kumo_store_trap_message(const kumo_store *s);
 void kumo_store_set_fuel(kumo_store *s, uint64_t fuel);
 uint64_t kumo_store_fuel(const kumo_store *s);
 void kumo_store_interrupt(kumo_store *s);
+
+/*
+ * Cooperative time slicing. kumo_store_request_yield (thread- and
+ * signal-safe, like kumo_store_interrupt) asks the running guest to call
+ * the store's yield function at its next function entry or backward branch
+ * (within 1024 of them); a host running many guests on fibers of one
+ * thread sets one that switches to its scheduler, so a guest that computes
+ * without calling the host cannot hold the thread. fn runs on the guest's
+ * stack, between two instructions: it may switch stacks and run other
+ * stores, but must not call into s. It returns 0 to go on, or non-zero to
+ * stop the guest with KUMO_ETRAP_INTERRUPTED. Without a yield function a
+ * request is ignored. An interrupt wins over a pending yield request.
+ */
+typedef int (*kumo_yield_fn)(kumo_store *s, void *ud);
+void kumo_store_set_yield(kumo_store *s, kumo_yield_fn fn, void *ud);
+void kumo_store_request_yield(kumo_store *s);
 
 /*
  * Per-thread execution state of the engine: the guard-page recovery points
@@ -295,7 +324,11 @@ int kumo_linker_instantiate(const kumo_linker *l, kumo_store *s,
 
 const kumo_functype *kumo_func_type(const kumo_func *f);
 /* Call f. args/results as in kumo_host_fn. Returns 0 or a trap code
- * (message via kumo_store_trap_message), KUMO_EINVAL if s is not f's store. */
+ * (message via kumo_store_trap_message), KUMO_EINVAL if s is not f's store.
+ * A wasm exception that nobody catches leaves as KUMO_ETRAP_EXCEPTION
+ * ("uncaught exception"); a host function that returns that code for a
+ * call back into the guest lets the exception go on unwinding the guest
+ * frames above it (any other code is a trap). */
 int kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
                    kumo_val *results);
 
@@ -320,6 +353,10 @@ int kumo_table_new(kumo_store *s, kumo_valtype elem, kumo_limits limits,
                    kumo_val init, kumo_table **out);
 int kumo_global_new(kumo_store *s, kumo_valtype type, bool mutable_,
                     kumo_val init, kumo_global **out);
+/* A new exception tag with the given parameter types (results must be
+ * empty; the type is copied). Tags are compared by identity. */
+int kumo_tag_new(kumo_store *s, const kumo_functype *type, kumo_tag **out);
+const kumo_functype *kumo_tag_type(const kumo_tag *t);
 
 #ifdef __cplusplus
 }

@@ -433,7 +433,8 @@ kv_sub_core(kv_ctx *v, const kv_core *a, const kv_core *b, size_t off)
     case 0:
     case 4:
         if (a->np != b->np || a->nr != b->nr ||
-            memcmp(a->p, b->p, a->np) != 0 || memcmp(a->r, b->r, a->nr) != 0)
+            (a->np && memcmp(a->p, b->p, a->np) != 0) ||
+            (a->nr && memcmp(a->r, b->r, a->nr) != 0))
         {
             char x[96], y[96];
             return kv_err(v, off, "type mismatch: expected: %s, found: %s",

@@ -60,6 +60,16 @@ ke_op_name(ke_op op)
     return (unsigned)op < KE_OP_COUNT_ ? op_names[op] : "?";
 }
 
+void
+ke_code_free(ke_code *c)
+{
+    if (!c)
+        return;
+    kb_free(c->words);
+    kb_free(c->handlers);
+    kb_free(c);
+}
+
 /* ---- threading, listing, structural checks ---- */
 
 /* Words of the instruction at c->words[pc] (0 when it does not fit). */
@@ -145,6 +155,35 @@ ke_code_dump(const ke_code *c, FILE *out)
         fputc('\n', out);
         pc += len;
     }
+    for (uint32_t i = 0; i < c->nhandlers; i++) {
+        const ke_handler *h = &c->handlers[i];
+        fprintf(out, "; handler [%u, %u) level %u: ", h->start, h->end,
+                h->level);
+        if (h->kind == KE_H_DELEGATE)
+            fprintf(out, "delegate %u\n", h->delegate);
+        else
+            fprintf(out, "tag %d -> @%u dst s%d exn s%d\n", (int)h->tag,
+                    h->target, (int)h->dst, (int)h->exn);
+    }
+}
+
+/* Handlers: ranges inside the code, targets on instruction starts,
+ * slots inside the frame. */
+static bool
+check_handlers(const ke_code *c, const uint8_t *starts)
+{
+    for (uint32_t i = 0; i < c->nhandlers; i++) {
+        const ke_handler *h = &c->handlers[i];
+        if (h->start > h->end || h->end > c->nwords)
+            return false;
+        if (h->kind == KE_H_DELEGATE)
+            continue;
+        if (h->target >= c->nwords || !starts[h->target] ||
+            (h->dst != KE_NONE && h->dst >= c->frame_size) ||
+            (h->exn != KE_NONE && h->exn >= c->frame_size))
+            return false;
+    }
+    return true;
 }
 
 static bool
@@ -193,6 +232,8 @@ ke_code_check(const ke_code *c)
     for (pc = 0; pc < c->nwords; pc += instr_len(c, pc))
         if (!check_operands(c, pc, starts))
             goto out;
+    if (!check_handlers(c, starts))
+        goto out;
     switch (c->words[last]) {
     case KE_OP_UNREACHABLE:
     case KE_OP_BR:

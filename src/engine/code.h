@@ -37,6 +37,27 @@ typedef enum ke_op {
     KE_OP_COUNT_
 } ke_op;
 
+/* An exception handler of a function (exception handling): while an
+ * exception unwinds through an instruction in words [start, end) of the
+ * code, the handlers covering it are tried in array order (inner first).
+ * KE_H_CATCH catches exceptions of tag `tag` of the instance (any when
+ * KE_NONE): their values go to fp[dst ..] (unless dst is KE_NONE), the
+ * exception itself (an exnref) to fp[exn] (unless KE_NONE), and execution
+ * continues at word `target`. KE_H_DELEGATE (legacy try-delegate) skips
+ * every later handler whose level (the try's block depth) is above
+ * `delegate`: the exception goes on as if thrown in the block at that
+ * depth (0: to the caller). */
+enum { KE_H_CATCH, KE_H_DELEGATE };
+
+typedef struct ke_handler {
+    uint32_t start, end;
+    uint32_t target;
+    uint32_t tag;
+    uint32_t dst, exn;
+    uint32_t level, delegate;
+    uint8_t kind;
+} ke_handler;
+
 typedef struct ke_code {
     uint32_t *words; /* owned; the code as opcode words (ops.def) */
     uint32_t nwords;
@@ -50,7 +71,12 @@ typedef struct ke_code {
     uint32_t nlocals;    /* declared locals, excluding params */
     uint32_t frame_size; /* cells the frame needs, params to deepest
                             operand (including a callee's argument area) */
+    ke_handler *handlers; /* owned; NULL when none */
+    uint32_t nhandlers;
 } ke_code;
+
+/* Free c and everything it owns (NULL is fine). */
+void ke_code_free(ke_code *c);
 
 /* Operand format string of op (from ops.def), e.g. "SSS". */
 const char *ke_op_format(ke_op op);

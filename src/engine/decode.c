@@ -70,8 +70,10 @@ read_s7(dec *d, uint8_t *b)
 }
 
 static bool
-is_valtype(uint8_t b)
+is_valtype(const kumo_module *m, uint8_t b)
 {
+    if (b == KUMO_EXNREF)
+        return m->features.exceptions;
     switch (b) {
     case KUMO_I32:
     case KUMO_I64:
@@ -93,7 +95,7 @@ read_valtype(dec *d, ke_valtype *out)
     int rc = read_s7(d, &b);
     if (rc)
         return rc;
-    if (!is_valtype(b))
+    if (!is_valtype(d->m, b))
         return fail(d, pos(d) - 1, "malformed value type");
     *out = b;
     return 0;
@@ -255,6 +257,43 @@ skip_fc(dec *d, size_t at)
     return 0;
 }
 
+/* The immediates of the exception-handling instructions (a constant
+ * expression cannot hold them; the validator says so). */
+static int
+skip_eh(dec *d, uint8_t op, size_t at)
+{
+    uint32_t x, n;
+    int64_t bt;
+    uint8_t kind;
+    int rc;
+    switch (op) {
+    case 0x06:
+        return kb_read_s33(&d->r, &bt);
+    case 0x07:
+    case 0x08:
+    case 0x09:
+    case 0x18:
+        return kb_read_u32(&d->r, &x);
+    case 0x0a:
+    case 0x19:
+        return 0;
+    case 0x1f:
+        if ((rc = kb_read_s33(&d->r, &bt)) || (rc = read_len(d, &n)))
+            return rc;
+        for (uint32_t i = 0; i < n; i++) {
+            if ((rc = kb_read_u8(&d->r, &kind)))
+                return rc;
+            if (kind < 2 && (rc = kb_read_u32(&d->r, &x)))
+                return rc;
+            if ((rc = kb_read_u32(&d->r, &x)))
+                return rc;
+        }
+        return 0;
+    default:
+        return fail(d, at, "illegal opcode");
+    }
+}
+
 /* Skip the immediates of instruction op (at offset at). Constant
  * expressions may only hold a few instructions, but the validator reports
  * the others ("constant expression required"), so every instruction is
@@ -313,6 +352,8 @@ skip_imm(dec *d, uint8_t op, size_t at)
         return rc;
     case 0x3f:
     case 0x40:
+        if (d->m->features.multi_memory)
+            return kb_read_u32(&d->r, &x);
         if ((rc = kb_read_u8(&d->r, &b)))
             return rc;
         return b ? fail(d, pos(d) - 1, "zero byte expected") : 0;
@@ -325,6 +366,9 @@ skip_imm(dec *d, uint8_t op, size_t at)
     case 0x44:
         return kb_read_bytes(&d->r, 8, &bytes);
     case 0xd0:
+        if (d->m->features.exceptions && d->r.p < d->r.end &&
+            *d->r.p == KUMO_EXNREF)
+            return kb_read_u8(&d->r, &b);
         return read_reftype(d, &t);
     case 0xd2:
         if ((rc = kb_read_u32(&d->r, &x)))
@@ -336,8 +380,13 @@ skip_imm(dec *d, uint8_t op, size_t at)
         if (op >= 0x28 && op <= 0x3e) { /* loads and stores: memarg */
             if ((rc = kb_read_u32(&d->r, &x)))
                 return rc;
+            if ((x & 0x40) && d->m->features.multi_memory &&
+                (rc = kb_read_u32(&d->r, &n)))
+                return rc;
             return kb_read_u32(&d->r, &x);
         }
+        if (d->m->features.exceptions)
+            return skip_eh(d, op, at);
         return fail(d, at, "illegal opcode");
     }
 }
@@ -364,8 +413,11 @@ read_expr(dec *d, ke_expr *out)
             return fail(d, at, "END opcode expected");
         if ((rc = skip_imm(d, op, at)))
             return rc;
-        if (op >= 0x02 && op <= 0x04)
+        if ((op >= 0x02 && op <= 0x04) ||
+            (d->m->features.exceptions && (op == 0x06 || op == 0x1f)))
             depth++;
+        if (op == 0x18 && d->m->features.exceptions && depth > 0)
+            depth--;
     }
     out->off = (uint32_t)start;
     out->len = (uint32_t)(pos(d) - start);
@@ -425,6 +477,19 @@ read_types(dec *d)
     return 0;
 }
 
+/* A tag type: attribute 0 (exception), then a function type index. */
+static int
+read_tagtype(dec *d, uint32_t *type_index)
+{
+    uint8_t attr;
+    int rc = kb_read_u8(&d->r, &attr);
+    if (rc)
+        return rc;
+    if (attr != 0)
+        return fail(d, pos(d) - 1, "malformed tag attribute");
+    return kb_read_u32(&d->r, type_index);
+}
+
 static int
 read_import(dec *d, ke_import *im)
 {
@@ -452,6 +517,12 @@ read_import(dec *d, ke_import *im)
         im->index = m->nimported_globals++;
         rc = read_globaltype(d, &im->u.global);
         break;
+    case KUMO_EXTERN_TAG:
+        if (!m->features.exceptions)
+            return fail(d, pos(d) - 1, "malformed import kind");
+        im->index = m->nimported_tags++;
+        rc = read_tagtype(d, &im->u.tag_type);
+        break;
     default:
         return fail(d, pos(d) - 1, "malformed import kind");
     }
@@ -468,13 +539,18 @@ place_imports(dec *d)
     m->tables = kb_calloc(m->nimported_tables, sizeof *m->tables);
     m->mems = kb_calloc(m->nimported_mems, sizeof *m->mems);
     m->globals = kb_calloc(m->nimported_globals, sizeof *m->globals);
-    if (!m->func_types || !m->tables || !m->mems || !m->globals)
+    m->tag_types = kb_calloc(m->nimported_tags, sizeof *m->tag_types);
+    if (!m->func_types || !m->tables || !m->mems || !m->globals ||
+        !m->tag_types)
         return nomem(d);
     for (uint32_t i = 0; i < m->nimports; i++) {
         const ke_import *im = &m->imports[i];
-        switch (im->kind) {
+        switch ((int)im->kind) {
         case KUMO_EXTERN_FUNC:
             m->func_types[im->index] = im->u.type_index;
+            break;
+        case KUMO_EXTERN_TAG:
+            m->tag_types[im->index] = im->u.tag_type;
             break;
         case KUMO_EXTERN_TABLE:
             m->tables[im->index] = im->u.table;
@@ -491,6 +567,7 @@ place_imports(dec *d)
     m->ntables = m->nimported_tables;
     m->nmems = m->nimported_mems;
     m->nglobals = m->nimported_globals;
+    m->ntags = m->nimported_tags;
     return 0;
 }
 
@@ -583,6 +660,25 @@ read_mems(dec *d)
 }
 
 static int
+read_tags(dec *d)
+{
+    kumo_module *m = d->m;
+    uint32_t n;
+    int rc = read_len(d, &n);
+    if (rc)
+        return rc;
+    if ((rc = grow(d, (void **)&m->tag_types, m->ntags, n,
+                   sizeof *m->tag_types)))
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = read_tagtype(d, &m->tag_types[m->ntags])))
+            return rc;
+        m->ntags++;
+    }
+    return 0;
+}
+
+static int
 read_globals(dec *d)
 {
     kumo_module *m = d->m;
@@ -619,7 +715,8 @@ read_exports(dec *d)
         uint8_t kind;
         if ((rc = read_name(d, &ex->name)) || (rc = kb_read_u8(&d->r, &kind)))
             return rc;
-        if (kind > KUMO_EXTERN_GLOBAL)
+        if (kind > KUMO_EXTERN_GLOBAL &&
+            !(kind == KUMO_EXTERN_TAG && m->features.exceptions))
             return fail(d, pos(d) - 1, "malformed export kind");
         ex->kind = (kumo_externkind)kind;
         if ((rc = kb_read_u32(&d->r, &ex->index)))
@@ -923,6 +1020,8 @@ read_section(dec *d, uint8_t id, size_t end)
         return read_code(d, end);
     case 11:
         return read_datas(d);
+    case 13:
+        return read_tags(d);
     default: /* 12 */
         m->has_datacount = true;
         return kb_read_u32(&d->r, &m->datacount);
@@ -930,9 +1029,10 @@ read_section(dec *d, uint8_t id, size_t end)
 }
 
 /* Position of each section id in the required order (datacount, 12,
- * comes between element, 9, and code, 10). */
-static const uint8_t section_rank[13] = {0, 1, 2, 3,  4,  5, 6,
-                                         7, 8, 9, 11, 12, 10};
+ * comes between element, 9, and code, 10; tag, 13, between memory, 5,
+ * and global, 6). */
+static const uint8_t section_rank[14] = {0,  2,  4,  6,  8,  10, 12,
+                                         14, 16, 18, 22, 24, 20, 11};
 
 static int
 read_sections(dec *d)
@@ -943,11 +1043,11 @@ read_sections(dec *d)
     while (!kb_at_end(&d->r)) {
         size_t id_at = pos(d);
         uint8_t id = *d->r.p;
-        if (id > 12)
+        if (id > 13 || (id == 13 && !d->m->features.exceptions))
             return fail(d, id_at, "malformed section id");
         if (id != 0 && section_rank[id] <= last)
             return fail(d, id_at, "unexpected content after last section");
-        if (id != 0 && section_rank[id] > 2 && !imports_placed) {
+        if (id != 0 && section_rank[id] > 4 && !imports_placed) {
             if ((rc = place_imports(d)))
                 return rc;
             imports_placed = true;

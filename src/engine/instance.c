@@ -156,6 +156,8 @@ limits_match(uint64_t cur, const ke_limits *have, const ke_limits *want)
 static bool
 import_matches(const kumo_module *m, const ke_import *imp, const kumo_extern *x)
 {
+    if ((int)imp->kind == KUMO_EXTERN_TAG)
+        return ke_functype_equal(x->u.tag->type, &m->types[imp->u.tag_type]);
     switch (imp->kind) {
     case KUMO_EXTERN_FUNC:
         return ke_functype_equal(x->u.func->type, &m->types[imp->u.type_index]);
@@ -177,6 +179,8 @@ import_matches(const kumo_module *m, const ke_import *imp, const kumo_extern *x)
 static kumo_store *
 extern_store(const kumo_extern *x)
 {
+    if ((int)x->kind == KUMO_EXTERN_TAG)
+        return x->u.tag ? x->u.tag->store : NULL;
     switch (x->kind) {
     case KUMO_EXTERN_FUNC:
         return x->u.func ? x->u.func->store : NULL;
@@ -226,8 +230,8 @@ total_items(const kumo_module *m)
 static int
 alloc_instance(kumo_store *s, const kumo_module *m, kumo_instance **out)
 {
-    uint64_t nptr =
-        (uint64_t)m->nfuncs + m->ntables + m->nmems + m->nglobals + m->nelems;
+    uint64_t nptr = (uint64_t)m->nfuncs + m->ntables + m->nmems +
+                    m->nglobals + m->ntags + m->nelems;
     uint64_t nitems = total_items(m);
     uint64_t size = (sizeof(kumo_instance) + 7) / 8 * 8 + nptr * 8 +
                     nitems * sizeof(kumo_val) +
@@ -248,7 +252,8 @@ alloc_instance(kumo_store *s, const kumo_module *m, kumo_instance **out)
     inst->tables = (kumo_table **)(inst->funcs + m->nfuncs);
     inst->mems = (kumo_memory **)(inst->tables + m->ntables);
     inst->globals = (kumo_global **)(inst->mems + m->nmems);
-    inst->elem_items = (kumo_val **)(inst->globals + m->nglobals);
+    inst->tags = (kumo_tag **)(inst->globals + m->nglobals);
+    inst->elem_items = (kumo_val **)(inst->tags + m->ntags);
     kumo_val *items = (kumo_val *)(inst->elem_items + m->nelems);
     for (uint32_t i = 0; i < m->nelems; i++) {
         inst->elem_items[i] = items;
@@ -267,6 +272,10 @@ link_imports(kumo_instance *inst, const kumo_extern *imports)
     for (uint32_t i = 0; i < m->nimports; i++) {
         const ke_import *imp = &m->imports[i];
         const kumo_extern *x = &imports[i];
+        if ((int)imp->kind == KUMO_EXTERN_TAG) {
+            inst->tags[imp->index] = x->u.tag;
+            continue;
+        }
         switch (imp->kind) {
         case KUMO_EXTERN_FUNC:
             inst->funcs[imp->index] = x->u.func;
@@ -350,6 +359,9 @@ define_objects(kumo_instance *inst)
                                   g->type.mutable_, v, &inst->globals[i])))
             return rc;
     }
+    for (uint32_t i = m->nimported_tags; i < m->ntags; i++)
+        if ((rc = ke_tag_create(s, m, m->tag_types[i], &inst->tags[i])))
+            return rc;
     return 0;
 }
 
@@ -487,6 +499,10 @@ kumo_instance_export(const kumo_instance *inst, const char *name,
             memcmp(m->bytes + e->name.off, name, name_len) != 0)
             continue;
         out->kind = e->kind;
+        if ((int)e->kind == KUMO_EXTERN_TAG) {
+            out->u.tag = inst->tags[e->index];
+            return 0;
+        }
         switch (e->kind) {
         case KUMO_EXTERN_FUNC:
             out->u.func = inst->funcs[e->index];

@@ -118,7 +118,7 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define CHARGE()                                                               \
     do {                                                                       \
         if (UNLIKELY(fuel <= fuel_mark)) {                                     \
-            if (fuel == 0 || s->interrupt)                                     \
+            if (fuel == 0 || (s->interrupt && !ke_yield(s, fuel)))             \
                 goto out_of_fuel;                                              \
             fuel_mark = fuel > FUEL_CHUNK ? fuel - FUEL_CHUNK : 0;             \
             s->fuel = fuel; /* what a guard-page trap leaves */                \
@@ -489,6 +489,49 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define X_SHR_U(b, k) ((b) >> ((k)&31))
 #define X_ROTL(b, k) kn_rotl32(b, k)
 
+/* ---- memories other than 0 (LOAD_M, STORE_M) ----
+ * One generic handler each: the access is picked by its wasm opcode. */
+
+/* Bytes accessed by the load or store of wasm opcode op (0x28..0x3e). */
+static uint32_t
+access_width(uint32_t op)
+{
+    static const uint8_t width[0x3f - 0x28] = {
+        4, 8, 4, 8, 1, 1, 2, 2, 1, 1, 2, 2, 4, 4, /* loads */
+        4, 8, 4, 8, 1, 2, 1, 2, 4,                /* stores */
+    };
+    return op >= 0x28 && op <= 0x3e ? width[op - 0x28] : 0;
+}
+
+/* The value the load op reads at p (width already checked). */
+static kumo_val
+load_any(const uint8_t *p, uint32_t op)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, access_width(op));
+    switch (op) {
+    case 0x2c: /* i32.load8_s */
+        return (uint32_t)(int32_t)(int8_t)v;
+    case 0x2e: /* i32.load16_s */
+        return (uint32_t)(int32_t)(int16_t)v;
+    case 0x30: /* i64.load8_s */
+        return (uint64_t)(int64_t)(int8_t)v;
+    case 0x32: /* i64.load16_s */
+        return (uint64_t)(int64_t)(int16_t)v;
+    case 0x34: /* i64.load32_s */
+        return (uint64_t)(int64_t)(int32_t)v;
+    default:
+        return v;
+    }
+}
+
+/* The memory.copy/fill/init bounds check: [d, d + n) inside m. */
+static bool
+range_ok(const kumo_memory *m, uint64_t d, uint64_t n)
+{
+    return d + n <= m->pages * KE_PAGE;
+}
+
 /* The interpreter; with handlers != NULL it only returns its handler
  * offset tables there (for ke_interp_handlers: [0] checked, [1]
  * unchecked loads and stores). */
@@ -559,6 +602,7 @@ run(kumo_store *s, kumo_func *f, kumo_val *sp, const int32_t **handlers)
     unsigned unchecked; /* 1: memory 0 is guarded, ke_code.run[1] */
     kumo_func *host_callee; /* for call_host */
     kumo_val *host_fp;
+    ke_exn *exn; /* the exception unwinding (throw, unwind) */
     uint64_t fuel, fuel_mark;
     int rc = 0;
 
@@ -654,8 +698,17 @@ call_host:
         rc = call_host(s, inst, host_callee, host_fp, host_fp + cells);
     }
     fuel = fuel_mark = s->fuel; /* and check for an interrupt */
-    if (UNLIKELY(rc != 0))
-        goto fail;
+    if (UNLIKELY(rc != 0)) {
+        /* A wasm exception from a call back into the guest that the host
+         * function passed on: it goes on unwinding from the call. */
+        exn = rc == KUMO_ETRAP_EXCEPTION ? s->exn : NULL;
+        s->exn = NULL;
+        if (!exn)
+            goto fail;
+        LOAD_MEM();
+        ip--;
+        goto unwind;
+    }
     LOAD_MEM();
     NEXT;
 
@@ -757,6 +810,110 @@ L_MEMORY_FILL : {
     ip += 4;
     NEXT;
 }
+
+    /* ---- memories other than 0 ---- */
+L_LOAD_M : {
+    kumo_memory *m = inst->mems[OP(4)];
+    uint64_t ea = (uint64_t)(uint32_t)R(2) + OP(3);
+    if (UNLIKELY(ea + access_width(OP(5)) > m->pages * KE_PAGE))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    R(1) = load_any(m->data + ea, OP(5));
+    ip += 6;
+    NEXT;
+}
+L_STORE_M : {
+    kumo_memory *m = inst->mems[OP(4)];
+    uint64_t ea = (uint64_t)(uint32_t)R(1) + OP(3);
+    uint32_t w = access_width(OP(5));
+    kumo_val v = R(2);
+    if (UNLIKELY(ea + w > m->pages * KE_PAGE))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    memcpy(m->data + ea, &v, w);
+    ip += 6;
+    NEXT;
+}
+L_MEMORY_SIZE_M:
+    R(1) = inst->mems[OP(2)]->pages;
+    ip += 3;
+    NEXT;
+L_MEMORY_GROW_M : {
+    int64_t old = ke_memory_grow(inst->mems[OP(3)], (uint32_t)R(2));
+    R(1) = (uint32_t)old;
+    LOAD_MEM(); /* the same memory may be imported as memory 0 too */
+    ip += 4;
+    NEXT;
+}
+L_MEMORY_INIT_M : {
+    kumo_memory *m = inst->mems[OP(5)];
+    uint32_t seg = OP(1);
+    uint64_t d = (uint32_t)R(2), src = (uint32_t)R(3), n = (uint32_t)R(4);
+    if (UNLIKELY(src + n > inst->data_sizes[seg] || !range_ok(m, d, n)))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memcpy(m->data + d,
+               inst->module->bytes + inst->module->datas[seg].init.off + src,
+               n);
+    ip += 6;
+    NEXT;
+}
+L_MEMORY_COPY_M : {
+    kumo_memory *md = inst->mems[OP(4)], *ms = inst->mems[OP(5)];
+    uint64_t d = (uint32_t)R(1), src = (uint32_t)R(2), n = (uint32_t)R(3);
+    if (UNLIKELY(!range_ok(ms, src, n) || !range_ok(md, d, n)))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memmove(md->data + d, ms->data + src, n);
+    ip += 6;
+    NEXT;
+}
+L_MEMORY_FILL_M : {
+    kumo_memory *m = inst->mems[OP(4)];
+    uint64_t d = (uint32_t)R(1), n = (uint32_t)R(3);
+    if (UNLIKELY(!range_ok(m, d, n)))
+        TRAP(KUMO_ETRAP_MEMORY_OOB);
+    if (n)
+        memset(m->data + d, (uint8_t)R(2), n);
+    ip += 5;
+    NEXT;
+}
+
+    /* ---- exceptions ---- */
+L_THROW:
+    exn = ke_exn_new(s, inst->tags[OP(1)], fp + OP(2));
+    if (UNLIKELY(!exn))
+        TRAP(KUMO_ENOMEM);
+    goto unwind;
+L_THROW_REF:
+    exn = (ke_exn *)(uintptr_t)R(1);
+    if (UNLIKELY(!exn))
+        TRAP(KUMO_ETRAP_NULL_EXNREF);
+    goto unwind;
+unwind:
+    /* ip is inside the instruction that threw (or called the function
+     * that did): try the handlers of this frame, then pop frames. */
+    for (;;) {
+        const uint32_t *run_base;
+        const ke_handler *h = ke_exn_find(inst, ip, exn, &run_base);
+        if (h) {
+            if (h->dst != KE_NONE)
+                for (uint32_t i_ = 0; i_ < exn->n; i_++)
+                    fp[h->dst + i_] = exn->vals[i_];
+            if (h->exn != KE_NONE)
+                fp[h->exn] = (kumo_val)(uintptr_t)exn;
+            ip = run_base + h->target;
+            rc = 0; /* from a host call that passed the exception on */
+            NEXT;
+        }
+        ke_frame *fr = --frp;
+        if (fr->ret_ip == NULL) {
+            s->exn = exn; /* for a host function to pass on */
+            TRAP(KUMO_ETRAP_EXCEPTION);
+        }
+        ip = fr->ret_ip - 1;
+        fp = fr->fp;
+        inst = fr->inst;
+        LOAD_MEM();
+    }
 
     /* ---- tables ---- */
 L_TABLE_GET : {
@@ -1105,7 +1262,8 @@ L_I64_REM_U : {
     UNC(I64_TRUNC_SAT_F64_U, kn_sat_i64_u(kn_f64(a)))
 
 out_of_fuel:
-    rc = s->interrupt ? KUMO_ETRAP_INTERRUPTED : KUMO_ETRAP_OUT_OF_FUEL;
+    rc = (s->interrupt & KE_INTERRUPT) ? KUMO_ETRAP_INTERRUPTED
+                                       : KUMO_ETRAP_OUT_OF_FUEL;
 trap:
     ke_trap(s, rc);
 fail:

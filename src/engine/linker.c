@@ -144,6 +144,8 @@ kumo_linker_define_instance(kumo_linker *l, const char *module,
     for (uint32_t i = 0; i < m->nexports; i++) {
         const ke_export *e = &m->exports[i];
         kumo_extern x = {.kind = e->kind};
+        if ((int)e->kind == KUMO_EXTERN_TAG)
+            x.u.tag = inst->tags[e->index];
         switch (e->kind) {
         case KUMO_EXTERN_FUNC:
             x.u.func = inst->funcs[e->index];

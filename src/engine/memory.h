@@ -56,7 +56,7 @@ bool ke_guard_available(void);
 /* store.c: object counts of a store, and freeing every object beyond
  * them (memories are parked for reuse when park is set). */
 typedef struct ke_store_marks {
-    uint32_t nfuncs, nmems, ntables, nglobals, ninstances;
+    uint32_t nfuncs, nmems, ntables, nglobals, ninstances, ntags;
 } ke_store_marks;
 
 ke_store_marks ke_store_marks_of(const kumo_store *s);

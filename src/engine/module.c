@@ -6,7 +6,8 @@
 kumo_features
 kumo_features_default(void)
 {
-    kumo_features f = {.extended_const = true};
+    kumo_features f = {
+        .extended_const = true, .multi_memory = true, .exceptions = true};
     return f;
 }
 
@@ -54,6 +55,10 @@ kumo_module_new_with(const uint8_t *bytes, size_t len,
     for (uint32_t f = m->nimported_funcs; f < m->nfuncs; f++)
         if ((rc = ke_compile_func(m, f, diag)))
             goto fail;
+    if (ke_code_index_build(m)) {
+        rc = kb_diag(diag, KUMO_ENOMEM, 0, "out of memory");
+        goto fail;
+    }
     *out = m;
     return 0;
 
@@ -79,6 +84,8 @@ ke_module_free(kumo_module *m)
     kb_free(m->tables);
     kb_free(m->mems);
     kb_free(m->globals);
+    kb_free(m->tag_types);
+    kb_free(m->code_index);
     kb_free(m->exports);
     for (uint32_t i = 0; i < m->nelems; i++)
         kb_free(m->elems[i].items);
@@ -89,10 +96,7 @@ ke_module_free(kumo_module *m)
         for (uint32_t i = 0; i < m->nfuncs - m->nimported_funcs; i++) {
             ke_funcbody *fb = &m->bodies[i];
             kb_free(fb->locals);
-            if (fb->code) {
-                kb_free(fb->code->words);
-                kb_free(fb->code);
-            }
+            ke_code_free(fb->code);
         }
         kb_free(m->bodies);
     }
@@ -162,6 +166,11 @@ describe_entity(const kumo_module *m, kumo_externkind kind, uint32_t index,
 {
     out->kind = kind;
     out->index = index;
+    if ((int)kind == KUMO_EXTERN_TAG) {
+        if (index < m->ntags)
+            describe_functype(m, m->tag_types[index], &out->func);
+        return;
+    }
     switch (kind) {
     case KUMO_EXTERN_FUNC:
         if (index < m->nfuncs)

@@ -53,6 +53,7 @@ typedef struct ke_import {
         ke_tabletype table;    /* TABLE */
         ke_memtype mem;        /* MEMORY */
         ke_globaltype global;  /* GLOBAL */
+        uint32_t tag_type;     /* TAG: type index */
     } u;
 } ke_import;
 
@@ -103,6 +104,10 @@ struct ke_code; /* compiled function, code.h */
 /* A function defined by the module (not imported). */
 typedef struct ke_funcbody {
     ke_range body;        /* locals declarations + instructions + end */
+    /* Deepest nesting of legacy `try` blocks (scan.c): each gets a hidden
+     * slot after the locals for the exception its catch clauses caught
+     * (rethrow reads it). */
+    uint32_t max_try;
     ke_range expr;        /* instructions only (after the locals) */
     uint32_t nlocals;     /* declared locals, not counting params */
     ke_valtype *locals;   /* nlocals types, expanded (owned) */
@@ -133,6 +138,8 @@ struct kumo_module {
     ke_memtype *mems;
     uint32_t nglobals, nimported_globals;
     ke_global *globals;
+    uint32_t ntags, nimported_tags; /* exception handling */
+    uint32_t *tag_types;            /* ntags type indices */
 
     uint32_t nexports;
     ke_export *exports;
@@ -156,6 +163,13 @@ struct kumo_module {
 
     /* From the `name` custom section (optional, never an error). */
     char **func_names; /* nfuncs entries or NULL; each NUL-terminated */
+
+    /* exn.c: whether any body has exception handlers, and then the
+     * compiled code of every defined function sorted by address (to find
+     * the code of a frame from its instruction pointer while unwinding). */
+    bool has_handlers;
+    struct ke_code **code_index;
+    uint32_t ncode_index;
 
     /* memory.c: memory 0's initial image, built on first instantiation
      * (ke_image_get) and set once with an atomic compare-and-swap, so a
@@ -182,6 +196,9 @@ int ke_compile_func(kumo_module *m, uint32_t fidx, kumo_diag *diag);
  * it too; calling it on every body before validating anything reports a
  * malformed body ahead of an invalid earlier one, as the spec does. */
 int ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag);
+
+/* exn.c: build m->code_index when m->has_handlers (after compiling). */
+int ke_code_index_build(kumo_module *m);
 
 /* Free everything m owns (safe on a partly filled module) and m itself. */
 void ke_module_free(kumo_module *m);

@@ -60,6 +60,25 @@ struct kumo_global {
     ke_globaltype type;
 };
 
+/* An exception tag (exception handling): compared by identity. */
+struct kumo_tag {
+    kumo_store *store;
+    const ke_functype *type; /* params only; the module's or own_type */
+    ke_functype own_type;    /* kumo_tag_new: owned copy */
+    kumo_functype api_type;  /* what kumo_tag_type returns */
+};
+
+/* An exception: its tag and values. An exnref is a pointer to one.
+ * Exceptions are owned by their store (kumo_store.exns) and freed with it,
+ * or when an outermost call returns while nothing can refer to them any
+ * more (exn.c, ke_exn_sweep). */
+typedef struct ke_exn {
+    struct ke_exn *next;
+    kumo_tag *tag;
+    uint32_t n;
+    kumo_val vals[];
+} ke_exn;
+
 struct kumo_instance {
     kumo_store *store;
     const kumo_module *module;
@@ -67,6 +86,7 @@ struct kumo_instance {
     kumo_table **tables;   /* module->ntables */
     kumo_memory **mems;    /* module->nmems */
     kumo_global **globals; /* module->nglobals */
+    kumo_tag **tags;       /* module->ntags */
     /* Element segments evaluated at instantiation; elem.drop (and active
      * or declarative segments after instantiation) set the size to 0. */
     kumo_val **elem_items;
@@ -98,10 +118,13 @@ struct kumo_store {
     char trap_msg[256];
 
     /* Fuel: decremented at function entries and backward branches; a trap
-     * at zero. `interrupt` (set asynchronously) forces fuel to run out;
-     * the interpreter then reports KUMO_ETRAP_INTERRUPTED. */
+     * at zero. `interrupt` (set asynchronously) sends the interpreter to
+     * its slow fuel path: KE_INTERRUPT makes it report
+     * KUMO_ETRAP_INTERRUPTED, KE_YIELD alone calls yield_fn (ke_yield). */
     uint64_t fuel;
     volatile int interrupt;
+    kumo_yield_fn yield_fn;
+    void *yield_ud;
 
     /* Everything the store owns, freed by kumo_store_free. */
     kumo_func **funcs;
@@ -114,6 +137,16 @@ struct kumo_store {
     uint32_t nglobals, cap_globals;
     kumo_instance **instances;
     uint32_t ninstances, cap_instances;
+    kumo_tag **tags;
+    uint32_t ntags, cap_tags;
+
+    /* exn.c: every exception thrown and not yet swept; the one leaving the
+     * innermost kumo_func_call uncaught (KUMO_ETRAP_EXCEPTION), for a host
+     * function to let it go on unwinding; and whether an exnref global
+     * exists (then exceptions are only freed with the store). */
+    ke_exn *exns;
+    ke_exn *exn;
+    bool exn_rooted;
 
     /* pool.c: the pool slot owning this store (NULL for ordinary
      * stores), and reserved memories a pool reset parked here for reuse
@@ -162,10 +195,36 @@ int64_t ke_table_grow(kumo_table *t, uint32_t delta, kumo_val init);
  * kumo_externkind) or a kumo_instance (KE_OWN_INSTANCE), freed by
  * kumo_store_free. Returns 0 or KUMO_ENOMEM (then the caller still owns
  * obj). */
-#define KE_OWN_INSTANCE 4
+#define KE_OWN_INSTANCE 5
 int ke_store_own(kumo_store *s, int kind, void *obj);
+
+/* exn.c: a new exception of tag with tag's nparams values from vals
+ * (NULL when out of memory), owned by s. */
+ke_exn *ke_exn_new(kumo_store *s, kumo_tag *tag, const kumo_val *vals);
+/* exn.c: free the exceptions of s nothing can refer to any more (called
+ * when an outermost call returns; `keep` results of type exnref may). */
+void ke_exn_sweep(kumo_store *s, bool keep);
+void ke_exn_free_all(kumo_store *s);
+/* exn.c: the handler of inst's code catching exn thrown at the word ip
+ * (an instruction pointer into a threaded copy of one of inst's
+ * functions), or NULL; *run is set to the start of that threaded copy. */
+const ke_handler *ke_exn_find(const kumo_instance *inst, const uint32_t *ip,
+                              const ke_exn *exn, const uint32_t **run);
+/* exn.c: a tag of inst's module type ti, owned by s. */
+int ke_tag_create(kumo_store *s, const kumo_module *m, uint32_t ti,
+                  kumo_tag **out);
 
 /* Set s->trap_msg from code (and optional detail), return code. */
 int ke_trap(kumo_store *s, int code);
+
+
+/* Bits of kumo_store.interrupt. */
+#define KE_INTERRUPT 1
+#define KE_YIELD 2
+/* The interpreter's slow fuel path saw s->interrupt set: with only a yield
+ * request, clear it and call the store's yield function (fuel is the
+ * interpreter's count, stored first). True when the guest goes on, false
+ * when it must trap (interrupted). */
+bool ke_yield(kumo_store *s, uint64_t fuel);
 
 #endif

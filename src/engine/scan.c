@@ -7,10 +7,11 @@ typedef ke_instr instr;
 
 
 static bool
-valtype_ok(uint8_t t)
+valtype_ok(const kumo_module *m, uint8_t t)
 {
     return t == KUMO_I32 || t == KUMO_I64 || t == KUMO_F32 || t == KUMO_F64 ||
-           t == KUMO_FUNCREF || t == KUMO_EXTERNREF;
+           t == KUMO_FUNCREF || t == KUMO_EXTERNREF ||
+           (t == KUMO_EXNREF && m->features.exceptions);
 }
 
 static int
@@ -34,7 +35,7 @@ read_zero(kb_reader *r)
 /* Block type: bt >= 0 is a type index; otherwise t is a value type or
  * 0x40 for none. */
 static int
-read_blocktype(kb_reader *r, instr *in)
+read_blocktype(kb_reader *r, const kumo_module *m, instr *in)
 {
     size_t at = kb_offset(r);
     int64_t v;
@@ -47,13 +48,13 @@ read_blocktype(kb_reader *r, instr *in)
     if (v < -64)
         return malformed(r, at, "malformed value type");
     in->t = (uint8_t)(0x80 + v);
-    if (in->t != 0x40 && !valtype_ok(in->t))
+    if (in->t != 0x40 && !valtype_ok(m, in->t))
         return malformed(r, at, "malformed value type");
     return 0;
 }
 
 static int
-read_select_types(kb_reader *r, instr *in)
+read_select_types(kb_reader *r, const kumo_module *m, instr *in)
 {
     int rc = kb_read_u32(r, &in->nt);
     if (rc)
@@ -63,7 +64,7 @@ read_select_types(kb_reader *r, instr *in)
         uint8_t t;
         if ((rc = kb_read_u8(r, &t)))
             return rc;
-        if (!valtype_ok(t))
+        if (!valtype_ok(m, t))
             return malformed(r, kb_offset(r) - 1, "malformed value type");
         if (i == 0)
             in->t = t;
@@ -86,6 +87,66 @@ read_br_table(kb_reader *r, instr *in)
     return 0;
 }
 
+/* A memory index: a u32 with multi-memory, else a zero byte. */
+static int
+read_memidx(kb_reader *r, const kumo_module *m, uint32_t *out)
+{
+    *out = 0;
+    if (m->features.multi_memory)
+        return kb_read_u32(r, out);
+    return read_zero(r);
+}
+
+/* memarg: alignment flags (bit 6: a memory index follows, with
+ * multi-memory), then the offset. */
+static int
+read_memarg(kb_reader *r, const kumo_module *m, instr *in)
+{
+    int rc = kb_read_u32(r, &in->x);
+    if (rc)
+        return rc;
+    if (m->features.multi_memory && (in->x & 0x40)) {
+        in->x &= ~0x40u;
+        if ((rc = kb_read_u32(r, &in->mem)))
+            return rc;
+    }
+    return kb_read_u32(r, &in->y);
+}
+
+/* try_table's clauses: kind, then tag (catch, catch_ref) and label. */
+static int
+read_catches(kb_reader *r, instr *in)
+{
+    int rc = kb_read_u32(r, &in->ncatch);
+    if (rc)
+        return rc;
+    in->catches = r->p;
+    for (uint64_t i = 0; i < in->ncatch; i++) {
+        uint8_t kind;
+        uint32_t x;
+        size_t at = kb_offset(r);
+        if ((rc = kb_read_u8(r, &kind)))
+            return rc;
+        if (kind > 3)
+            return malformed(r, at, "malformed catch clause");
+        if (kind < 2 && (rc = kb_read_u32(r, &x)))
+            return rc;
+        if ((rc = kb_read_u32(r, &x)))
+            return rc;
+    }
+    return 0;
+}
+
+void
+ke_read_catch(kb_reader *r, ke_catch *c)
+{
+    kb_read_u8(r, &c->kind);
+    c->tag = KE_NONE;
+    if (c->kind < 2)
+        kb_read_u32(r, &c->tag);
+    kb_read_u32(r, &c->label);
+}
+
 static int
 read_fc(kb_reader *r, const kumo_module *m, instr *in)
 {
@@ -105,13 +166,13 @@ read_fc(kb_reader *r, const kumo_module *m, instr *in)
             return malformed(r, in->at, "data count section required");
         if ((rc = kb_read_u32(r, &in->x)))
             return rc;
-        return sub == 8 ? read_zero(r) : 0;
-    case 10: /* memory.copy */
-        if ((rc = read_zero(r)))
+        return sub == 8 ? read_memidx(r, m, &in->mem) : 0;
+    case 10: /* memory.copy dst src */
+        if ((rc = read_memidx(r, m, &in->x)))
             return rc;
-        return read_zero(r);
+        return read_memidx(r, m, &in->y);
     case 11: /* memory.fill */
-        return read_zero(r);
+        return read_memidx(r, m, &in->mem);
     case 12: /* table.init elem table */
     case 14: /* table.copy dst src */
         if ((rc = kb_read_u32(r, &in->x)))
@@ -135,6 +196,36 @@ no_immediates(uint8_t op)
            op == 0x1a || op == 0x1b || op == 0xd1 || (op >= 0x45 && op <= 0xc4);
 }
 
+/* Exception handling (only with the feature): try 06, catch 07, throw 08,
+ * rethrow 09, throw_ref 0a, delegate 18, catch_all 19, try_table 1f. */
+static int
+read_eh(kb_reader *r, const kumo_module *m, instr *in)
+{
+    switch (in->op) {
+    case 0x06:
+        return read_blocktype(r, m, in);
+    case 0x07:
+    case 0x08:
+    case 0x09:
+    case 0x18:
+        return kb_read_u32(r, &in->x);
+    case 0x0a:
+    case 0x19:
+        return 0;
+    default: { /* 0x1f */
+        int rc = read_blocktype(r, m, in);
+        return rc ? rc : read_catches(r, in);
+    }
+    }
+}
+
+static bool
+is_eh(uint8_t op)
+{
+    return (op >= 0x06 && op <= 0x0a) || op == 0x18 || op == 0x19 ||
+           op == 0x1f;
+}
+
 int
 ke_read_instr(kb_reader *r, const kumo_module *m, instr *in)
 {
@@ -146,11 +237,10 @@ ke_read_instr(kb_reader *r, const kumo_module *m, instr *in)
     in->op = op;
     if (no_immediates(op))
         return 0;
-    if (op >= 0x28 && op <= 0x3e) { /* memarg */
-        if ((rc = kb_read_u32(r, &in->x)))
-            return rc;
-        return kb_read_u32(r, &in->y);
-    }
+    if (op >= 0x28 && op <= 0x3e)
+        return read_memarg(r, m, in);
+    if (is_eh(op) && m->features.exceptions)
+        return read_eh(r, m, in);
     if ((op >= 0x20 && op <= 0x26) || op == 0x0c || op == 0x0d || op == 0x10 ||
         op == 0xd2)
         return kb_read_u32(r, &in->x);
@@ -158,7 +248,7 @@ ke_read_instr(kb_reader *r, const kumo_module *m, instr *in)
     case 0x02:
     case 0x03:
     case 0x04:
-        return read_blocktype(r, in);
+        return read_blocktype(r, m, in);
     case 0x0e:
         return read_br_table(r, in);
     case 0x11:
@@ -166,10 +256,10 @@ ke_read_instr(kb_reader *r, const kumo_module *m, instr *in)
             return rc;
         return kb_read_u32(r, &in->y);
     case 0x1c:
-        return read_select_types(r, in);
+        return read_select_types(r, m, in);
     case 0x3f:
     case 0x40:
-        return read_zero(r);
+        return read_memidx(r, m, &in->mem);
     case 0x41: {
         int32_t v;
         rc = kb_read_s32(r, &v);
@@ -193,7 +283,8 @@ ke_read_instr(kb_reader *r, const kumo_module *m, instr *in)
     case 0xd0:
         if ((rc = kb_read_u8(r, &in->t)))
             return rc;
-        if (in->t != KUMO_FUNCREF && in->t != KUMO_EXTERNREF)
+        if (in->t != KUMO_FUNCREF && in->t != KUMO_EXTERNREF &&
+            !(in->t == KUMO_EXNREF && m->features.exceptions))
             return malformed(r, kb_offset(r) - 1, "malformed reference type");
         return 0;
     case 0xfc:
@@ -215,21 +306,64 @@ ke_body_reader(const kumo_module *m, uint32_t fidx, kumo_diag *diag, kb_reader *
     r->eof_msg = NULL;
 }
 
+/* Block kinds of the syntax scan. */
+enum { S_BLOCK, S_IF, S_TRY, S_CATCH, S_CATCH_ALL };
+
+/* The structure rule of one instruction: *kind is the innermost open
+ * block's kind (changed by else/catch), *open the change in depth. */
+static int
+scan_structure(kb_reader *r, const instr *in, uint8_t *kind, int *open)
+{
+    *open = 0;
+    switch (in->op) {
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x06:
+    case 0x1f:
+        *open = 1;
+        return 0;
+    case 0x05:
+        if (*kind != S_IF)
+            return malformed(r, in->at, "END opcode expected");
+        *kind = S_BLOCK;
+        return 0;
+    case 0x07:
+    case 0x19:
+        if (*kind != S_TRY && *kind != S_CATCH)
+            return malformed(r, in->at, "END opcode expected");
+        *kind = in->op == 0x07 ? S_CATCH : S_CATCH_ALL;
+        return 0;
+    case 0x18:
+        if (*kind != S_TRY)
+            return malformed(r, in->at, "END opcode expected");
+        *open = -1;
+        return 0;
+    case 0x0b:
+        *open = -1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 /* The syntax of a body: every instruction decodes, `else` only in an `if`,
- * the final `end` is the body's last byte. */
+ * `catch` and `catch_all` only in a `try` (catch_all last), `delegate`
+ * only right in a `try`, the final `end` is the body's last byte. */
 int
-ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag)
+ke_scan_body(const kumo_module *m, uint32_t fidx, kumo_diag *diag,
+             uint32_t *max_try)
 {
     kb_reader r;
-    uint8_t *kinds = NULL; /* per open block: 1 = `if` before `else` */
-    uint32_t depth = 1, cap = 0;
+    uint8_t *kinds = NULL; /* per open block, S_* */
+    uint32_t depth = 1, cap = 0, tries = 0, most = 0;
     instr in;
-    int rc = 0;
+    int rc = 0, open;
 
     ke_body_reader(m, fidx, diag, &r);
     if ((rc = kb_reserve((void **)&kinds, &cap, 16, 1)))
         goto nomem;
-    kinds[0] = 0;
+    kinds[0] = S_BLOCK;
     while (depth > 0) {
         if (kb_at_end(&r)) {
             bool at_eof = r.end >= m->bytes + m->size;
@@ -239,22 +373,27 @@ ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag)
         }
         if ((rc = ke_read_instr(&r, m, &in)))
             goto out;
-        if (in.op >= 0x02 && in.op <= 0x04) {
+        uint8_t k = kinds[depth - 1];
+        if ((rc = scan_structure(&r, &in, &kinds[depth - 1], &open)))
+            goto out;
+        if (open > 0) {
             if ((rc = kb_reserve((void **)&kinds, &cap, depth + 1, 1)))
                 goto nomem;
-            kinds[depth++] = in.op == 0x04;
-        } else if (in.op == 0x05) {
-            if (!kinds[depth - 1]) {
-                rc = malformed(&r, in.at, "END opcode expected");
-                goto out;
-            }
-            kinds[depth - 1] = 0;
-        } else if (in.op == 0x0b) {
+            kinds[depth++] = in.op == 0x04   ? S_IF
+                             : in.op == 0x06 ? S_TRY
+                                             : S_BLOCK;
+            if (in.op == 0x06 && ++tries > most)
+                most = tries;
+        } else if (open < 0) {
+            if (k >= S_TRY)
+                tries--;
             depth--;
         }
     }
     if (!kb_at_end(&r))
         rc = malformed(&r, kb_offset(&r), "section size mismatch");
+    if (max_try)
+        *max_try = most;
 out:
     kb_free(kinds);
     if (rc && diag)
@@ -263,4 +402,10 @@ out:
 nomem:
     rc = kb_diag(diag, KUMO_ENOMEM, 0, "out of memory");
     goto out;
+}
+
+int
+ke_scan_func(const kumo_module *m, uint32_t fidx, kumo_diag *diag)
+{
+    return ke_scan_body(m, fidx, diag, NULL);
 }

@@ -67,8 +67,8 @@ kumo_store_new(const kumo_store_config *cfg, kumo_store **out)
 ke_store_marks
 ke_store_marks_of(const kumo_store *s)
 {
-    ke_store_marks mk = {s->nfuncs, s->nmems, s->ntables, s->nglobals,
-                         s->ninstances};
+    ke_store_marks mk = {s->nfuncs,     s->nmems,     s->ntables,
+                         s->nglobals,   s->ninstances, s->ntags};
     return mk;
 }
 
@@ -100,6 +100,10 @@ ke_store_truncate(kumo_store *s, const ke_store_marks *mk, bool park)
         kb_free(s->globals[i]);
     for (uint32_t i = mk->ninstances; i < s->ninstances; i++)
         kb_free(s->instances[i]); /* one block with all its arrays */
+    for (uint32_t i = mk->ntags; i < s->ntags; i++)
+        kb_free(s->tags[i]); /* own type arrays in the same block */
+    ke_exn_free_all(s);
+    s->ntags = mk->ntags;
     s->nfuncs = mk->nfuncs;
     s->nmems = mk->nmems;
     s->ntables = mk->ntables;
@@ -117,7 +121,7 @@ kumo_store_free(kumo_store *s)
 {
     if (!s)
         return;
-    ke_store_marks none = {0, 0, 0, 0, 0};
+    ke_store_marks none = {0, 0, 0, 0, 0, 0};
     ke_store_truncate(s, &none, false);
     while (s->spare) {
         kumo_memory *m = s->spare;
@@ -129,6 +133,7 @@ kumo_store_free(kumo_store *s)
     kb_free(s->tables);
     kb_free(s->globals);
     kb_free(s->instances);
+    kb_free(s->tags);
     kb_free(s->stack);
     kb_free(s->frames);
     kb_free(s);
@@ -155,7 +160,38 @@ kumo_store_fuel(const kumo_store *s)
 void
 kumo_store_interrupt(kumo_store *s)
 {
-    s->interrupt = 1;
+    __atomic_or_fetch(&s->interrupt, KE_INTERRUPT, __ATOMIC_SEQ_CST);
+}
+
+void
+kumo_store_set_yield(kumo_store *s, kumo_yield_fn fn, void *ud)
+{
+    s->yield_fn = fn;
+    s->yield_ud = ud;
+}
+
+void
+kumo_store_request_yield(kumo_store *s)
+{
+    __atomic_or_fetch(&s->interrupt, KE_YIELD, __ATOMIC_SEQ_CST);
+}
+
+bool
+ke_yield(kumo_store *s, uint64_t fuel)
+{
+    int v = __atomic_load_n(&s->interrupt, __ATOMIC_SEQ_CST);
+    if (v & KE_INTERRUPT)
+        return false;
+    __atomic_and_fetch(&s->interrupt, ~KE_YIELD, __ATOMIC_SEQ_CST);
+    if (!s->yield_fn)
+        return true;
+    s->fuel = fuel;
+    if (s->yield_fn(s, s->yield_ud) != 0) {
+        kumo_store_interrupt(s);
+        return false;
+    }
+    return !(__atomic_load_n(&s->interrupt, __ATOMIC_SEQ_CST) &
+             KE_INTERRUPT);
 }
 
 /* Append obj to one of the store's ownership lists. */
@@ -186,6 +222,9 @@ ke_store_own(kumo_store *s, int kind, void *obj)
         break;
     case KE_OWN_INSTANCE:
         OWN(instances, ninstances, cap_instances);
+        break;
+    case KUMO_EXTERN_TAG:
+        OWN(tags, ntags, cap_tags);
         break;
     default:
         return KUMO_EINVAL;
@@ -310,6 +349,15 @@ call_host(kumo_store *s, kumo_func *f, kumo_val *sp)
     return 0;
 }
 
+static bool
+returns_exnref(const ke_functype *t)
+{
+    for (uint32_t i = 0; i < t->nresults; i++)
+        if (t->types[t->nparams + i] == KUMO_EXNREF)
+            return true;
+    return false;
+}
+
 int
 kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
                kumo_val *results)
@@ -324,6 +372,7 @@ kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
     if (sp == s->stack)
         s->interrupt = 0; /* an outermost call clears old requests */
     s->trap_msg[0] = '\0';
+    s->exn = NULL;
     if (need > (uint64_t)(s->stack + s->stack_cells - sp))
         return ke_trap(s, KUMO_ETRAP_STACK_EXHAUSTED);
     if (t->nparams)
@@ -342,6 +391,8 @@ kumo_func_call(kumo_store *s, kumo_func *f, const kumo_val *args,
     s->depth = depth;
     if (rc == 0 && t->nresults)
         memcpy(results, sp, t->nresults * sizeof *sp);
+    if (sp == s->stack && s->exns)
+        ke_exn_sweep(s, rc == 0 && returns_exnref(t));
     return rc;
 }
 
@@ -449,8 +500,10 @@ int
 kumo_global_new(kumo_store *s, kumo_valtype type, bool mutable_, kumo_val init,
                 kumo_global **out)
 {
-    if (!s || !out || !valtype_ok(type))
+    if (!s || !out || (!valtype_ok(type) && type != KUMO_EXNREF))
         return KUMO_EINVAL;
+    if (type == KUMO_EXNREF)
+        s->exn_rooted = true; /* exceptions now live as long as s */
     kumo_global *g = kb_calloc(1, sizeof *g);
     if (!g)
         return KUMO_ENOMEM;

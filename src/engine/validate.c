@@ -52,6 +52,18 @@ check_mem(vctx *v, const ke_memtype *t)
                         "memory size must be at most 65536 pages (4GiB)");
 }
 
+/* A tag's type: a known function type without results. */
+static int
+check_tag(vctx *v, uint32_t type_index, size_t at)
+{
+    const kumo_module *m = v->m;
+    if (type_index >= m->ntypes)
+        return invalid(v, at, "unknown type %u", type_index);
+    if (m->types[type_index].nresults)
+        return invalid(v, at, "non-empty tag result type");
+    return 0;
+}
+
 static int
 check_imports(vctx *v)
 {
@@ -59,6 +71,10 @@ check_imports(vctx *v)
     int rc = 0;
     for (uint32_t i = 0; i < m->nimports && !rc; i++) {
         const ke_import *im = &m->imports[i];
+        if ((int)im->kind == KUMO_EXTERN_TAG) {
+            rc = check_tag(v, im->u.tag_type, im->module.off);
+            continue;
+        }
         switch (im->kind) {
         case KUMO_EXTERN_FUNC:
             if (im->u.type_index >= m->ntypes)
@@ -335,16 +351,18 @@ static int
 check_exports(vctx *v)
 {
     const kumo_module *m = v->m;
-    static const char *const what[] = {"function", "table", "memory", "global"};
+    static const char *const what[] = {"function", "table", "memory",
+                                       "global", "tag"};
     for (uint32_t i = 0; i < m->nexports; i++) {
         const ke_export *ex = &m->exports[i];
         uint32_t n = ex->kind == KUMO_EXTERN_FUNC     ? m->nfuncs
                      : ex->kind == KUMO_EXTERN_TABLE  ? m->ntables
                      : ex->kind == KUMO_EXTERN_MEMORY ? m->nmems
-                                                      : m->nglobals;
+                     : ex->kind == KUMO_EXTERN_GLOBAL ? m->nglobals
+                                                      : m->ntags;
         if (ex->index >= n)
-            return invalid(v, ex->name.off, "unknown %s %u", what[ex->kind & 3],
-                           ex->index);
+            return invalid(v, ex->name.off, "unknown %s %u",
+                           what[ex->kind <= 4 ? ex->kind : 4], ex->index);
     }
     return check_export_names(v);
 }
@@ -379,6 +397,9 @@ check_definitions(vctx *v)
             return rc;
     if (m->nmems > 1 && !m->features.multi_memory)
         return invalid(v, 0, "multiple memories");
+    for (uint32_t i = m->nimported_tags; i < m->ntags; i++)
+        if ((rc = check_tag(v, m->tag_types[i], 0)))
+            return rc;
     return 0;
 }
 

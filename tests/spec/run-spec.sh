@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# run-spec.sh KUMO SHARED - run the core spec suite and the extended-const
-# proposal with `KUMO spectest`, one log per suite in $OUT (default: the
+# run-spec.sh KUMO SHARED - run the core spec suite and the extended-const,
+# multi-memory and exception-handling proposals with `KUMO spectest`, one log per suite in $OUT (default: the
 # folder of KUMO). Exits non-zero when any script fails.
 set -u -o pipefail
 
@@ -17,7 +17,8 @@ SPEC_FLAGS=${SPEC_FLAGS---fork}
 
 mkdir -p "$OUT"
 rc=0
-for suite in core proposals/extended-const; do
+for suite in core proposals/extended-const proposals/multi-memory \
+    proposals/exception-handling; do
     dir=$SHARED/testsuite/$suite
     log=$OUT/spec-$(basename "$suite").log
     if [ ! -d "$dir" ]; then

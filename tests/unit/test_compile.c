@@ -28,6 +28,11 @@ section(mbuf *w, uint8_t id, const void *s, size_t n)
     put(w, s, n);
 }
 
+/* These tests check WebAssembly 2.0's messages with multi-memory and
+ * exceptions off (kumo_features_default enables them; extended-const is
+ * kept, its constant expressions are tested here). */
+static const kumo_features wasm2 = {.extended_const = true};
+
 /* A module with the given type section contents, one function of type 0
  * with the given body (locals + code), optionally one memory, and extra
  * raw sections appended after the code section. */
@@ -47,7 +52,7 @@ build(const char *types, size_t tn, bool mem, const char *body, size_t bn,
     memcpy(code + 2, body, bn);
     section(&w, 10, code, bn + 2);
     memset(d, 0, sizeof *d);
-    return kumo_module_new(w.b, w.n, out, d);
+    return kumo_module_new_with(w.b, w.n, &wasm2, out, d);
 }
 
 #define BUILD(types, mem, body, out, d)                                        \
@@ -387,7 +392,7 @@ load(const char *bin, size_t n, kumo_diag *d)
 {
     kumo_module *m = NULL;
     memset(d, 0, sizeof *d);
-    int rc = kumo_module_new((const uint8_t *)bin, n, &m, d);
+    int rc = kumo_module_new_with((const uint8_t *)bin, n, &wasm2, &m, d);
     kumo_module_free(m);
     return rc;
 }

@@ -558,6 +558,54 @@ KT_TEST(interp_fuel_and_interrupt)
     world_free(w);
 }
 
+static int
+count_yields(kumo_store *s, void *ud)
+{
+    int *n = ud;
+    (*n)++;
+    kumo_store_request_yield(s); /* ask again: yield every slice */
+    return *n >= 1000 ? 1 : 0;   /* the 1000th stops the guest */
+}
+
+KT_TEST(interp_yield)
+{
+    world *w = world_new();
+    int n = 0;
+    /* clang-format off */
+    DEFINE(w, 0, T_I_I, 0, 3,
+           KE_OP_CONST32, 1, 1,
+           KE_OP_BR_UNLESS, 0, 14,
+           KE_OP_I32_SUB, 0, 0, 1,
+           KE_OP_BR, 3,
+           KE_OP_NOP, KE_OP_NOP,
+           KE_OP_RETURN);
+    /* clang-format on */
+    kumo_val r = 1;
+    w->s.fuel = UINT64_MAX;
+    /* no yield function: a request is dropped */
+    kumo_store_request_yield(&w->s);
+    KT_CHECK(CALL1(w, 0, 100000, &r) == 0 && r == 0);
+    /* with one: called about every 1024 iterations, the guest goes on */
+    kumo_store_set_yield(&w->s, count_yields, &n);
+    kumo_store_request_yield(&w->s);
+    w->s.interrupt |= KE_YIELD; /* the entry clears old requests */
+    KT_CHECK(CALL1(w, 0, 200000, &r) == 0 && r == 0);
+    KT_CHECK(n >= 150 && n <= 200);
+    /* a non-zero answer stops it as an interrupt */
+    n = 0;
+    KT_CHECK(CALL1(w, 0, 2000000000, &r) == KUMO_ETRAP_INTERRUPTED);
+    KT_CHECK(n == 1000 && w->s.depth == 0);
+    /* an interrupt wins over a yield request */
+    kumo_store_set_yield(&w->s, count_yields, &n);
+    n = 0;
+    w->s.interrupt = KE_YIELD | KE_INTERRUPT;
+    define_host(w, 2, T_V_V, host_interrupt, NULL);
+    DEFINE(w, 3, T_V_V, 0, 1, KE_OP_CALL, 2, 0, KE_OP_BR, 0);
+    KT_CHECK(call(w, 3, 0, NULL, NULL) == KUMO_ETRAP_INTERRUPTED && n == 0);
+    w->s.interrupt = 0;
+    world_free(w);
+}
+
 /* ---- memory ---- */
 
 KT_TEST(interp_memory_load_store)
