@@ -38,13 +38,13 @@ CLI_LIBS = -ljansson
 LIB_SRC = $(wildcard src/base/*.c) $(wildcard src/engine/*.c) $(wildcard src/component/*.c) \
           $(wildcard src/wasi/*.c) \
           $(wildcard src/http/*.c) \
-          src/host/router.c
+          $(wildcard src/host/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(LLHTTP_OBJ)
 LLHTTP_OBJ = $(patsubst %,$(OUT)/obj/llhttp/%.o,api http llhttp)
-HTTP_LIBS = -lnghttp2 -lssl -lcrypto
+HTTP_LIBS = -lnghttp2 -lssl -lcrypto -lcurl
 LIBS    += $(HTTP_LIBS)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
@@ -55,7 +55,7 @@ UNIT_OBJ = $(UNIT_SRC:%.c=$(OUT)/obj/%.o)
 # compiled into libkumo; src/wasi/p2_*.c implement its typed prototypes.
 # Regenerated when the generator or the WIT changes.
 WIT_DIR  = $(SHARED)/spec/wasi/0.2.12/proposals
-WASI_WIT = $(patsubst %,$(WIT_DIR)/%/wit,io clocks random cli filesystem sockets)
+WASI_WIT = $(patsubst %,$(WIT_DIR)/%/wit,io clocks random cli filesystem sockets http)
 WASI_IFACES = wasi:io/error wasi:io/poll wasi:io/streams \
     wasi:clocks/monotonic-clock wasi:clocks/wall-clock \
     wasi:random/random wasi:random/insecure wasi:random/insecure-seed \
@@ -65,7 +65,8 @@ WASI_IFACES = wasi:io/error wasi:io/poll wasi:io/streams \
     wasi:filesystem/types wasi:filesystem/preopens \
     wasi:sockets/network wasi:sockets/instance-network wasi:sockets/udp \
     wasi:sockets/udp-create-socket wasi:sockets/tcp \
-    wasi:sockets/tcp-create-socket wasi:sockets/ip-name-lookup
+    wasi:sockets/tcp-create-socket wasi:sockets/ip-name-lookup \
+    wasi:http/types wasi:http/outgoing-handler
 WITGEN  = $(OUT)/witgen
 WITGEN_OBJ = $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tools/witgen/*.c) \
     $(wildcard src/base/*.c) src/component/witlex.c \
@@ -76,7 +77,7 @@ INCS    += -I$(OUT)/gen
 # the unit tests also link the generator and bindings of a test WIT
 UNIT_GEN_OBJ = $(OUT)/obj/tools/witgen/gen.o $(OUT)/obj/gen/wgtest_bind.o
 
-.PHONY: all test unit-test spec-test wasi-test http-test asan-test fuzz fuzz-replay clang-check clean bench bench-inst
+.PHONY: all test unit-test spec-test wasi-test http-test serve-test bench-http asan-test fuzz fuzz-replay clang-check clean bench bench-inst bench-fiber
 all: $(OUT)/kumo $(OUT)/libkumo.a
 
 $(OUT)/obj/%.o: %.c
@@ -109,7 +110,8 @@ $(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 # sources including a generated header wait for it
-$(filter $(OUT)/obj/src/wasi/%,$(LIB_OBJ)) $(UNIT_OBJ): | \
+$(filter $(OUT)/obj/src/wasi/% $(OUT)/obj/src/http/whttp%,$(LIB_OBJ)) \
+    $(UNIT_OBJ): | \
     $(OUT)/gen/wasi_bind.h $(OUT)/gen/wgtest_bind.h
 
 $(OUT)/libkumo.a: $(LIB_OBJ)
@@ -145,17 +147,34 @@ wasi-test: $(OUT)/kumo
 $(OUT)/http-demo: tests/http/demo.c $(OUT)/libkumo.a
 	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(OUT)/libkumo.a $(LIBS)
 
-http-test: $(OUT)/http-demo
-	@{ tests/http/run-tests.sh $(OUT)/http-demo $(OUT)/http; \
-	   echo $$? > $(OUT)/http.rc; } 2>&1 | tee $(OUT)/http.log; \
+# The outbound client's tests (tests/http/client-tests.sh driving
+# tests/http/client-test.c against the demo server) run in the same target.
+$(OUT)/http-client-test: tests/http/client-test.c $(OUT)/libkumo.a
+	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(OUT)/libkumo.a $(LIBS)
+
+http-test: $(OUT)/http-demo $(OUT)/http-client-test
+	@{ tests/http/run-tests.sh $(OUT)/http-demo $(OUT)/http; r=$$?; \
+	   tests/http/client-tests.sh $(OUT)/http-demo $(OUT)/http-client-test \
+	       $(OUT)/http-client || r=1; \
+	   echo $$r > $(OUT)/http.rc; } 2>&1 | tee $(OUT)/http.log; \
 	exit $$(cat $(OUT)/http.rc)
 
+# serve-test: `kumo serve` end to end (tests/serve/run-tests.sh: the
+# fixture components of tests/serve/fixtures and ../shared/components with
+# curl, nghttp and python3 on 127.0.0.1 random ports); log in
+# $(OUT)/serve.log.
+serve-test: $(OUT)/kumo
+	@{ tests/serve/run-tests.sh $(OUT)/kumo $(OUT)/serve $(SHARED); \
+	   echo $$? > $(OUT)/serve.rc; } 2>&1 | tee $(OUT)/serve.log; \
+	exit $$(cat $(OUT)/serve.rc)
+
 test: all
-	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log $(OUT)/wasi.log $(OUT)/http.log; rc=0; \
+	@rm -f $(OUT)/unit.log $(OUT)/spec-*.log $(OUT)/wasi.log $(OUT)/http.log $(OUT)/serve.log; rc=0; \
 	$(MAKE) --no-print-directory unit-test || rc=1; \
 	$(MAKE) --no-print-directory spec-test || rc=1; \
 	$(MAKE) --no-print-directory wasi-test || rc=1; \
 	$(MAKE) --no-print-directory http-test || rc=1; \
+	$(MAKE) --no-print-directory serve-test || rc=1; \
 	tests/summary.sh $(OUT) || rc=1; \
 	exit $$rc
 
@@ -226,8 +245,27 @@ bench: $(OUT)/libkumo.a
 # Instantiation benchmark (bench/inst/inst.c): decode once, then instantiate
 # + call a trivial export + tear down, directly and through a pool, for a
 # small module and one with a 14 MB data image; medians in microseconds.
+# bench/inst/cinst.c: the same for the shared components, with
+# kumo_component_instantiate and with a pre-instantiation (kumo_cpre).
 bench-inst: $(OUT)/libkumo.a
 	@mkdir -p $(OUT)/bench
 	$(CC) $(WARN) $(DEFS) $(INCS) -O2 -o $(OUT)/bench/inst bench/inst/inst.c \
 	    $(OUT)/libkumo.a $(LIBS)
 	$(OUT)/bench/inst
+	$(CC) $(WARN) $(DEFS) $(INCS) -O2 -o $(OUT)/bench/cinst bench/inst/cinst.c \
+	    $(OUT)/libkumo.a $(LIBS)
+	$(OUT)/bench/cinst $(SHARED)
+
+# HTTP benchmark (bench/http/run.sh): wrk on loopback against nginx (the
+# ceiling) and `kumo serve` with the shared C and JS components, fresh and
+# warm, and jco serve when present; medians printed, never asserted.
+bench-http: $(OUT)/kumo
+	bench/http/run.sh $(OUT)/kumo $(SHARED)
+
+# Fiber switch benchmark (bench/fiber/run.sh): switches/s and kx_wait
+# round trips/s of two fibers, and `kumo run` of a guest reading a pipe
+# one byte at a time, with the x86-64 switch against a ucontext build of
+# the same sources; medians and ratios printed, never asserted.
+bench-fiber: $(OUT)/kumo $(OUT)/libkumo.a
+	CC="$(CC)" KUMO_CFLAGS="$(CFLAGS_ALL)" LIBS="$(LIBS)" \
+	    CLI_LIBS="$(CLI_LIBS)" bench/fiber/run.sh $(OUT)

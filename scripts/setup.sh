@@ -10,5 +10,5 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
     rustc libstd-rust-dev-wasm32 \
     ca-certificates git \
     libuv1-dev node-llhttp libnghttp2-dev libssl-dev openssl curl \
-    nghttp2-client >/dev/null
+    nghttp2-client libcurl4-openssl-dev wrk nginx-light >/dev/null
 echo "setup: dependencies installed"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # summary.sh OUTDIR - add up the unit and spec test logs in OUTDIR
 # (unit.log: "unit: N passed, N failed"; spec-*.log: "spectest: N passed,
-# N failed, N skipped"; wasi.log, when present: "wasi: N passed, ...")
+# N failed, N skipped"; wasi.log, http.log and serve.log, when present:
+# "wasi: N passed, ...")
 # and print the closing line "N passed, N failed[,
 # N skipped]". Exits non-zero when a test failed or a log is missing.
 set -u
@@ -18,10 +19,11 @@ spec=$(ls "$OUT"/spec-*.log 2>/dev/null)
 [ -n "$spec" ] && logs="$logs $spec" || missing="$missing spec-*.log"
 [ -f "$OUT/wasi.log" ] && logs="$logs $OUT/wasi.log"
 [ -f "$OUT/http.log" ] && logs="$logs $OUT/http.log"
+[ -f "$OUT/serve.log" ] && logs="$logs $OUT/serve.log"
 
 # shellcheck disable=SC2086
 [ -n "$logs" ] && counts=$(awk '
-    /^(unit|spectest|wasi|http): [0-9]+ passed, [0-9]+ failed/ {
+    /^(unit|spectest|wasi|http|serve): [0-9]+ passed, [0-9]+ failed/ {
         seen[FILENAME] = 1
         p += $2; f += $4
         if ($6 != "") s += $6

@@ -311,12 +311,57 @@ typedef struct kumo_cfunc kumo_cfunc; /* an exported function */
  * instantiation (a core start function) returns its trap code.
  * c and l must outlive the instance; its core objects live in s, which
  * must outlive every call into it. The instance and s may be freed in
- * either order.
+ * either order. Types the instance hands out (kumo_cfunc_type, the
+ * resource types of own/borrow values) live as long as the instance.
  */
 int kumo_component_instantiate(kumo_store *s, const kumo_component *c,
                                kumo_clinker *l, kumo_cinstance **out,
                                kumo_diag *diag);
 void kumo_cinstance_free(kumo_cinstance *inst);
+
+/* ---- pre-instantiation
+ *
+ * kumo_component_instantiate does two kinds of work: what depends only on
+ * the component and the linker (resolving every import, checking its type
+ * against the host's definitions, evaluating types, the plan of which
+ * core modules, aliases, canonical functions and exports to make) and
+ * what needs a store (core instances, lowered functions, handle tables,
+ * start functions). A kumo_cpre does the first once; each
+ * kumo_cpre_instantiate then does only the second, so instantiating again
+ * and again (one instance per request) costs a fraction of
+ * kumo_component_instantiate, which is kumo_cpre_new +
+ * kumo_cpre_instantiate.
+ */
+typedef struct kumo_cpre kumo_cpre;
+
+/*
+ * Make the pre-instantiation of c against l (may be NULL when c imports
+ * nothing). Fails, with the code and diag kumo_component_instantiate
+ * would give, when an import is missing or mismatched or the component
+ * uses an unsupported feature. c and l must outlive the pre and every
+ * instance made from it; host functions and resource types are bound from
+ * l (instances of one pre share l's host state). Resource types the
+ * component defines are made once per pre: they are distinct from
+ * those of other pres, but instances of one pre share them, so the host
+ * must not pass a handle of one instance to another.
+ */
+int kumo_cpre_new(const kumo_component *c, kumo_clinker *l, kumo_cpre **out,
+                  kumo_diag *diag);
+
+/*
+ * A new instance in s: core instances, lowered functions, handle tables,
+ * start functions, in binary order. Returns as kumo_component_instantiate
+ * (a core instance that cannot be made or a trap in a start function:
+ * the code and diag). The instance may outlive kumo_cpre_free (it keeps
+ * the pre's contents alive); s must outlive every call into it. Several
+ * threads may instantiate one pre at once (each with its own store).
+ */
+int kumo_cpre_instantiate(kumo_cpre *p, kumo_store *s, kumo_cinstance **out,
+                          kumo_diag *diag);
+
+/* Drop the caller's reference: the pre is freed with the last instance
+ * made from it (or now when none lives). NULL is allowed. */
+void kumo_cpre_free(kumo_cpre *p);
 
 /*
  * Find an exported function: "name" for a top-level function export,

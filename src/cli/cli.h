@@ -19,10 +19,13 @@
     X(help, "", "show this help")                                              \
     X(version, "", "print the version")                                        \
     X(inspect, "APP.wasm",                                                     \
-      "decode and validate a module; print its imports and exports")           \
+      "decode and validate a module or component; list imports and exports") \
     X(wit, "APP.wasm", "print a component's world (imports and exports) as WIT") \
     X(run, "[options] APP.wasm [args...]",                                     \
-      "run a WASI program (preview1 module) sandboxed; --help for options")   \
+      "run a WASI command (component or preview1 module) sandboxed; --help")   \
+    X(serve, "[APP.wasm] [options]",                                           \
+      "serve wasi:http components (HTTP/1.1, HTTP/2, TLS; --workload "         \
+      "HOST=APP.wasm routes by host); --help for options")                     \
     X(spectest, "[-v|-q] [--fork] PATH...",                                    \
       "run wast2json spec scripts (.json files or directories)")
 

@@ -817,7 +817,7 @@ lower_handle(kc_cx *cx, const kumo_ctype *t, const kumo_cval *v,
     uint32_t rep = v->u.handle.rep;
     if (t->kind == KUMO_CV_OWN)
         return kc_handle_add(cx, cx->inst, t->res, rep, true, NULL, out);
-    if (t->res->impl && t->res->impl == cx->inst) {
+    if (t->res->guest && kc_res_impl(cx->top, t->res) == cx->inst) {
         *out = rep;
         return 0;
     }

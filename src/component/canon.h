@@ -32,13 +32,18 @@ struct kumo_ctype {
     struct kc_frame *scope;
 };
 
-/* A resource type. impl: the component instance that defined it, NULL for
- * host resource types. */
+/* A resource type. Host resource types belong to a linker; a type a
+ * component defines belongs to the pre-instantiation (kumo_cpre) that
+ * evaluated it: its implementation (the defining component instance's
+ * handle table and destructor) differs per instance, so it is found in the
+ * instance's slots (impl_slot, dtor_slot: slot numbers + 1, 0 = none) by
+ * kc_res_impl / kc_res_dtor. */
 struct kumo_cresource {
     kumo_ctype type; /* kind KUMO_CV_RESOURCE, res = this */
     kc_str name;
-    struct kc_rinst *impl;
-    kumo_func *dtor; /* guest destructor (core func), or NULL */
+    bool guest;
+    const struct kumo_cpre *pre; /* guest: the pre whose slots these are */
+    uint32_t impl_slot, dtor_slot;
     kumo_cresource_dtor host_dtor;
     void *env;
 };
@@ -149,10 +154,21 @@ int kc_call_finish(kc_cx *cx, kc_call *call);
 void kc_call_fini(kc_call *call);
 void kc_rinst_fini(kc_rinst *ri);
 
-/* ---- runtime objects of instantiation (cinst.c, clink.c) */
+/* ---- runtime objects of instantiation (cinst.c, clink.c)
+ *
+ * kumo_cpre_new walks the component once and produces a *plan*: every
+ * index-space entry is a kc_rv, either static (a module, a type, a host
+ * function, an instance's bag of exports: made once, shared by every
+ * instance) or a *slot* of the instance (core instances and their
+ * exports, lifted and lowered functions, handle tables: made per
+ * instance). The plan's steps (kc_step) fill the slots in binary order;
+ * kumo_cpre_instantiate runs only them. */
 
 /* A component function: lifted from a core function, or a host function
- * (a linker definition or a stub). kumo_cfunc is this struct. */
+ * (a linker definition or a stub). kumo_cfunc is this struct. In a plan,
+ * a lifted function is a descriptor (type and kind only) whose value is
+ * a slot; host functions are static (top NULL: the caller supplies the
+ * instance) except the copies an instance makes of exported ones. */
 enum { KC_RF_LIFTED, KC_RF_HOST };
 struct kumo_cfunc {
     const kumo_ctype *type; /* kind KUMO_CV_FUNC */
@@ -167,18 +183,22 @@ struct kumo_cfunc {
 };
 typedef struct kumo_cfunc kc_rfunc;
 
-/* The run-time value of an index-space entry. */
+/* The value of an index-space entry. slot 0: static, ext/p hold it; else
+ * the value is the instance's slots[slot - 1] (p may still point to a
+ * static descriptor: a lifted function's kc_rfunc, a core instance's
+ * kc_rcore). */
 typedef struct kc_rv {
     kumo_extern ext; /* core func, table, memory, global */
     void *p;         /* module, core instance, func, type, component,
-                        instance */
+                        instance, handle table */
+    uint32_t slot;
 } kc_rv;
 
 typedef struct kc_rcore { /* a core instance or a bag of core exports */
-    kumo_instance *inst;
-    uint32_t n;
+    const kumo_module *mod; /* instance: its module (value in a slot) */
+    uint32_t n;             /* bag */
     kc_str *names;
-    kumo_extern *exts;
+    kc_rv *vals;
 } kc_rcore;
 
 typedef struct kc_rexport {
@@ -192,34 +212,98 @@ typedef struct kc_rcinst { /* a component instance's exports */
     kc_rexport *ex;
 } kc_rcinst;
 
-struct kumo_cinstance {
-    kc_arena arena;
-    kumo_store *store;
+/* Canonical options of a plan (values resolved per instance). */
+typedef struct kc_popts {
+    uint8_t enc;
+    kc_rv mem, realloc, post_return; /* p unused; slot 0: absent */
+} kc_popts;
+
+typedef enum kc_stepkind {
+    KC_STEP_RINST,         /* a component instance's handle table */
+    KC_STEP_CORE_INSTANCE, /* kumo_instance_new */
+    KC_STEP_CORE_EXPORT,   /* an export of a core instance */
+    KC_STEP_LIFT,          /* a lifted function */
+    KC_STEP_LOWER,         /* a core function calling a component one */
+    KC_STEP_BUILTIN,       /* resource.new / drop / rep */
+} kc_stepkind;
+
+typedef struct kc_step {
+    uint8_t kind;         /* kc_stepkind */
+    uint32_t slot;        /* the slot it fills (0-based) */
+    uint32_t index;       /* core instance: module index (messages) */
+    const kumo_module *mod;  /* core instance */
+    uint32_t n;              /* core instance: imports */
+    kc_rv *args;             /* core instance: imports; export: [0] inst */
+    kc_str name;             /* core export */
+    const kumo_ctype *type;  /* lift */
+    kc_rv func;              /* lift: core func; lower: callee */
+    kc_popts opts;           /* lift, lower */
+    kc_rv rinst;             /* lift, lower, builtin: the handle table */
+    kumo_functype sig;       /* lift: expected core type; lower: its type */
+    bool retptr;             /* lower */
+    kc_canon_op op;          /* builtin */
+    kumo_cresource *rt;      /* builtin */
+} kc_step;
+
+struct kumo_cpre {
+    kc_arena arena; /* the plan, types, static functions */
     const kumo_component *comp;
     kumo_clinker *linker;
-    kumo_diag *diag; /* during instantiation */
-    kumo_module **mods;
+    kumo_diag *diag; /* while it is made */
+    kumo_module **mods; /* compiled here (not cached by validation) */
     uint32_t nmods, cap_mods;
+    kc_step *steps;
+    uint32_t nsteps, cap_steps;
+    uint32_t nslots;
+    kc_rcinst *exports;
+    _Atomic uint32_t refs; /* the owner's and one per instance */
+};
+
+struct kumo_cinstance {
+    kc_arena arena; /* per-instance functions, handle tables, exports */
+    kumo_store *store;
+    struct kumo_cpre *pre;
+    kumo_diag *diag; /* during instantiation */
+    kc_rv *slots;    /* pre->nslots */
     kc_rinst **rinsts;
     uint32_t nrinsts, cap_rinsts;
     kc_rcinst *exports;
     char msg[256];
 };
 
-/* clink.c */
-int kc_invoke(kc_rfunc *f, const kumo_cval *args, kumo_cval *result,
-              kumo_caller *caller);
+/* cinst.c: drop a reference (the last one frees the pre). */
+void kc_pre_unref(struct kumo_cpre *p);
+
+/* The value of v in instance ci. */
+static inline kc_rv
+kc_rv_at(const struct kumo_cinstance *ci, kc_rv v)
+{
+    return v.slot ? ci->slots[v.slot - 1] : v;
+}
+/* The handle table and destructor of a guest resource type in top (NULL
+ * for host resource types). */
+kc_rinst *kc_res_impl(const struct kumo_cinstance *top,
+                      const kumo_cresource *rt);
+kumo_func *kc_res_dtor(const struct kumo_cinstance *top,
+                       const kumo_cresource *rt);
+
+/* clink.c. kc_invoke calls f on behalf of instance top (f->top for
+ * lifted functions; host functions of a plan have none). */
+int kc_invoke(kc_rfunc *f, struct kumo_cinstance *top, const kumo_cval *args,
+              kumo_cval *result, kumo_caller *caller);
+/* sig: the core type of the lowered function (kc_core_sig, lower),
+ * retptr: its last param is the results' address. */
 int kc_lowered_new(struct kumo_cinstance *ci, kc_rfunc *callee,
                    const kc_opts *opts, kc_rinst *caller_inst,
-                   kumo_func **out);
+                   const kumo_functype *sig, bool retptr, kumo_func **out);
 int kc_builtin_new(struct kumo_cinstance *ci, kc_canon_op op,
                    kumo_cresource *rt, kc_rinst *inst, kumo_func **out);
-/* Host definitions: a function (iface may be NULL) or resource type. */
-int kc_linker_func(kumo_clinker *l, kc_str iface, kc_str name,
-                   struct kumo_cinstance *ci, const kumo_ctype *type,
-                   kc_rfunc **out);
+/* Host definitions: a function (iface may be NULL) or resource type;
+ * what they make (functions, stub resource types) is allocated in a. */
+int kc_linker_func(kumo_clinker *l, kc_str iface, kc_str name, kc_arena *a,
+                   const kumo_ctype *type, kc_rfunc **out);
 int kc_linker_resource(kumo_clinker *l, kc_str iface, kc_str name,
-                       struct kumo_cinstance *ci, kumo_cresource **out);
+                       kc_arena *a, kumo_cresource **out);
 bool kc_linker_has_iface(const kumo_clinker *l, kc_str iface);
 
 #endif

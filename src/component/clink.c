@@ -246,23 +246,21 @@ stub_fn(kumo_ccall *call, void *env, const kumo_ctype *type,
 }
 
 int
-kc_linker_func(kumo_clinker *l, kc_str iface, kc_str name,
-               struct kumo_cinstance *ci, const kumo_ctype *type,
-               kc_rfunc **out)
+kc_linker_func(kumo_clinker *l, kc_str iface, kc_str name, kc_arena *a,
+               const kumo_ctype *type, kc_rfunc **out)
 {
     const kc_hostdef *d = lookup(l, iface, name, false);
     if (!d && !(l && l->stubs))
         return KUMO_EUNLINKABLE;
     if (!type || type->kind != KUMO_CV_FUNC)
         return KUMO_EINVALID;
-    kc_rfunc *f = kc_alloc(&ci->arena, sizeof *f);
+    kc_rfunc *f = kc_alloc(a, sizeof *f);
     if (!f)
         return KUMO_ENOMEM;
     f->type = type;
     f->kind = KC_RF_HOST;
-    f->top = ci;
     f->name = "";
-    char *nm = kc_alloc(&ci->arena, (size_t)iface.len + name.len + 2);
+    char *nm = kc_alloc(a, (size_t)iface.len + name.len + 2);
     if (nm) {
         memcpy(nm, iface.s, iface.len);
         if (iface.len)
@@ -282,8 +280,8 @@ kc_linker_func(kumo_clinker *l, kc_str iface, kc_str name,
 }
 
 int
-kc_linker_resource(kumo_clinker *l, kc_str iface, kc_str name,
-                   struct kumo_cinstance *ci, kumo_cresource **out)
+kc_linker_resource(kumo_clinker *l, kc_str iface, kc_str name, kc_arena *a,
+                   kumo_cresource **out)
 {
     kc_hostdef *d = lookup(l, iface, name, true);
     if (d) {
@@ -292,7 +290,7 @@ kc_linker_resource(kumo_clinker *l, kc_str iface, kc_str name,
     }
     if (!(l && l->stubs))
         return KUMO_EUNLINKABLE;
-    kumo_cresource *r = kc_alloc(&ci->arena, sizeof *r);
+    kumo_cresource *r = kc_alloc(a, sizeof *r);
     if (!r)
         return KUMO_ENOMEM;
     r->type.kind = KUMO_CV_RESOURCE;
@@ -390,10 +388,10 @@ done:
 }
 
 int
-kc_invoke(kc_rfunc *f, const kumo_cval *args, kumo_cval *result,
-          kumo_caller *caller)
+kc_invoke(kc_rfunc *f, struct kumo_cinstance *top, const kumo_cval *args,
+          kumo_cval *result, kumo_caller *caller)
 {
-    kc_cx cx = {.store = f->top->store, .caller = caller, .top = f->top,
+    kc_cx cx = {.store = top->store, .caller = caller, .top = top,
                 .fused = caller != NULL};
     if (f->kind == KC_RF_HOST)
         return invoke_host(f, args, result, &cx);
@@ -438,7 +436,7 @@ lowered_call(kumo_caller *caller, void *env, const kumo_val *args,
         rc = kumo_caller_trap(caller, "cannot enter component instance");
         goto done;
     }
-    rc = kc_invoke(lw->callee, vs, &res, caller);
+    rc = kc_invoke(lw->callee, lw->top, vs, &res, caller);
     if (rc)
         goto done;
     if ((rc = kc_call_finish(&cx, &call)))
@@ -461,20 +459,19 @@ done:
 
 int
 kc_lowered_new(struct kumo_cinstance *ci, kc_rfunc *callee,
-               const kc_opts *opts, kc_rinst *caller_inst, kumo_func **out)
+               const kc_opts *opts, kc_rinst *caller_inst,
+               const kumo_functype *sig, bool retptr, kumo_func **out)
 {
     kc_lowered *lw = kc_alloc(&ci->arena, sizeof *lw);
-    kumo_functype sig;
-    if (!lw || kc_core_sig(&ci->arena, callee->type, true, &sig))
+    if (!lw)
         return KUMO_ENOMEM;
     lw->callee = callee;
     lw->opts = *opts;
     lw->inst = caller_inst;
     lw->top = ci;
-    lw->retptr = callee->type->result &&
-                 callee->type->result->nflat > KC_MAX_FLAT_RESULTS;
-    lw->nflat_params = sig.nparams - (lw->retptr ? 1 : 0);
-    return kumo_func_new_host(ci->store, &sig, lowered_call, lw, NULL, out);
+    lw->retptr = retptr;
+    lw->nflat_params = sig->nparams - (retptr ? 1 : 0);
+    return kumo_func_new_host(ci->store, sig, lowered_call, lw, NULL, out);
 }
 
 /* ---- resource.new / drop / rep */
@@ -587,7 +584,7 @@ kumo_cfunc_call(kumo_cfunc *f, const kumo_cval *args, size_t nargs,
         results[i].kind = KUMO_CV_BOOL;
     }
     top->msg[0] = '\0';
-    int rc = kc_invoke(f, args, results, NULL);
+    int rc = kc_invoke(f, top, args, results, NULL);
     if (rc && top->msg[0] == '\0')
         snprintf(top->msg, sizeof top->msg, "%s",
                  KUMO_IS_TRAP(rc) ? kumo_store_trap_message(top->store)

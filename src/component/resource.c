@@ -37,7 +37,7 @@ kc_handle_add(kc_cx *cx, kc_rinst *ri, kumo_cresource *rt, uint32_t rep,
 static const char *
 origin(const kumo_cresource *rt)
 {
-    return rt->impl ? "guest-defined" : "host-defined";
+    return rt->guest ? "guest-defined" : "host-defined";
 }
 
 int
@@ -84,18 +84,21 @@ kc_handle_take_own(kc_cx *cx, kc_rinst *ri, uint32_t idx,
 int
 kc_resource_destroy(kc_cx *cx, kumo_cresource *rt, uint32_t rep)
 {
-    if (!rt->impl) {
+    if (!rt->guest) {
         if (rt->host_dtor)
             rt->host_dtor(rt->env, rep);
         return 0;
     }
-    if (!rt->dtor)
+    kc_rinst *impl = kc_res_impl(cx->top, rt);
+    if (!impl)
+        return kc_trap(cx, "resource type of another instance");
+    kumo_func *dtor = kc_res_dtor(cx->top, rt);
+    if (!dtor)
         return 0;
-    kc_rinst *impl = rt->impl;
     if (impl->poisoned)
         return kc_trap(cx, "cannot enter component instance");
     kumo_val arg = rep;
-    return kumo_func_call(cx->store, rt->dtor, &arg, NULL);
+    return kumo_func_call(cx->store, dtor, &arg, NULL);
 }
 
 int

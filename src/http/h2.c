@@ -339,9 +339,12 @@ kh_h2_run(kh_conn *c)
     }
     if (c->closing)
         return;
+    /* Runs follow activity (input, output, a handler's answer), so an idle
+     * deadline counts from the last of it; the connection's initial header
+     * timer (set before the protocol was known) ends here too. */
     if (c->streams) {
         c->timer_kind = KH_T_NONE;
-    } else if (c->timer_kind == KH_T_NONE) {
+    } else if (!c->goaway) {
         c->timer_kind = KH_T_IDLE;
         c->deadline = c->io->now(c) + c->env->cfg.idle_timeout_ms;
     }

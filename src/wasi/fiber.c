@@ -3,20 +3,24 @@
  * switch back to the libuv loop and let other invocations run, and the
  * loop switches into it again when its wait ends.
  *
- * Stacks are mmap'd (committed as touched) with a PROT_NONE guard page at
- * their low end and kept in a small per-thread pool. Switching uses
- * ucontext (makecontext/swapcontext); under AddressSanitizer every switch
- * is announced so ASan tracks which stack is live. A fiber only ever
- * switches to the loop's stack and back: fibers never switch to each
- * other, so there is no scheduler state beyond "who resumed me". */
+ * Stacks (2 MiB, see STACK_SIZE) are mmap'd (committed as touched) with
+ * a PROT_NONE guard page at their low end and kept in a small per-thread
+ * pool. The switch itself is fiber_ctx.h's: a few instructions on x86-64
+ * (fiber_x86_64.c), ucontext elsewhere (fiber_ucontext.c). Under
+ * AddressSanitizer every switch is announced so ASan tracks which stack
+ * is live, and a stack taken from the pool is unpoisoned first (ASan's
+ * swapcontext interceptor did that for the ucontext backend; our own
+ * switch is invisible to it). A fiber only ever switches to the loop's
+ * stack and back: fibers never switch to each other, so there is no
+ * scheduler state beyond "who resumed me". */
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "../base/base.h"
 #include "fiber.h"
+#include "fiber_ctx.h"
 #include "kumo/engine.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -31,20 +35,28 @@
 #endif
 
 #if KX_ASAN
-void __sanitizer_start_switch_fiber(void **fake_stack_save,
-                                    const void *bottom, size_t size);
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
-                                     const void **bottom_old,
-                                     size_t *size_old);
+                                     const void **bottom_old, size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
-#define STACK_SIZE (1u << 20) /* usable bytes; committed lazily */
+/* Usable bytes, committed as touched. Big enough for the deepest C
+ * recursion the engine allows: host -> guest re-entry nests up to 1000
+ * calls (store.c), about 880 bytes of stack each in a release build
+ * (test_wasi_fiber.c prints it) and several times that under ASan. */
+#if KX_ASAN
+#define STACK_SIZE (8u << 20)
+#else
+#define STACK_SIZE (2u << 20)
+#endif
 #define POOL_MAX 16
 
 struct kx_fiber {
-    ucontext_t self;
-    ucontext_t back; /* where suspend returns to */
-    void *map;       /* guard page + stack */
+    kx_ctx self;
+    kx_ctx back; /* where suspend returns to */
+    void *map;   /* guard page + stack */
     size_t map_size;
     uv_loop_t *loop;
     kx_fiber_fn fn;
@@ -74,9 +86,9 @@ stack_get(size_t *size)
     *size = STACK_SIZE + page_size;
     if (npool > 0)
         return pool[--npool];
-    void *m = mmap(NULL, *size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                   -1, 0);
+    void *m =
+        mmap(NULL, *size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     if (mprotect(m, page_size, PROT_NONE) < 0) { /* the guard page */
@@ -126,7 +138,7 @@ enter(kx_fiber *f)
 #endif
     current = f;
     kumo_exec_state_swap(&f->exec);
-    swapcontext(&f->back, &f->self);
+    kx_ctx_switch(&f->back, &f->self);
     kumo_exec_state_swap(&f->exec);
     current = NULL;
 #if KX_ASAN
@@ -142,7 +154,7 @@ leave(kx_fiber *f)
     __sanitizer_start_switch_fiber(f->finished ? NULL : &f->fake,
                                    f->back_bottom, f->back_size);
 #endif
-    swapcontext(&f->self, &f->back);
+    kx_ctx_switch(&f->self, &f->back);
 #if KX_ASAN
     __sanitizer_finish_switch_fiber(f->fake, &f->back_bottom, &f->back_size);
 #endif
@@ -187,11 +199,11 @@ kx_fiber_start(uv_loop_t *loop, kx_fiber_fn fn, void *arg,
     f->fn = fn;
     f->arg = arg;
     f->done = done;
-    getcontext(&f->self);
-    f->self.uc_stack.ss_sp = (char *)f->map + page_size;
-    f->self.uc_stack.ss_size = STACK_SIZE;
-    f->self.uc_link = NULL;
-    makecontext(&f->self, trampoline, 0);
+#if KX_ASAN
+    /* Frames a finished fiber left behind are still poisoned. */
+    __asan_unpoison_memory_region((char *)f->map + page_size, STACK_SIZE);
+#endif
+    kx_ctx_make(&f->self, (char *)f->map + page_size, STACK_SIZE, trampoline);
     enter(f);
     if (f->finished)
         finish(f);

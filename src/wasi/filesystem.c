@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,9 +17,14 @@
 
 #define NAME_MAX_ 256
 
+/* Cookies are the host's directory positions (telldir: d_off on Linux),
+ * not entry counts: a count goes wrong when the guest unlinks entries
+ * between two fd_readdir calls (wasi-libc resumes a listing with the
+ * cookie of the last entry that fit in its buffer), and skips entries
+ * that were never removed; a d_off stays put. */
 struct kx_dirstream {
     DIR *dir;
-    uint64_t pos; /* entries consumed */
+    uint64_t pos; /* cookie of the next entry readdir returns */
 };
 
 static int
@@ -529,19 +535,27 @@ kx_fs_readdir(kx_desc *d, uint64_t cookie,
     if (rc < 0)
         return rc;
     ds = d->dir;
-    if (cookie < ds->pos) {
-        rewinddir(ds->dir);
-        ds->pos = 0;
+    if (cookie != ds->pos) {
+        if (cookie == 0) {
+            rewinddir(ds->dir);
+        } else {
+            if (cookie > (uint64_t)LONG_MAX)
+                return 0; /* not a position we handed out: the end */
+            seekdir(ds->dir, (long)cookie);
+        }
+        ds->pos = cookie;
     }
     for (;;) {
         struct dirent *de;
+        long next;
         errno = 0;
         de = readdir(ds->dir);
         if (!de)
             return errno ? host_err() : 0;
-        ds->pos++;
-        if (ds->pos <= cookie)
-            continue;
+        next = telldir(ds->dir);
+        if (next < 0)
+            return host_err();
+        ds->pos = (uint64_t)next;
         kx_dirent e;
         e.next = ds->pos;
         e.ino = (uint64_t)de->d_ino;

@@ -22,6 +22,14 @@ kx_p2_pollable_new(kg_call *call, kx_p2when when, kx_p2file *file,
     return 0;
 }
 
+int
+kx_p2_pollable_ext(kg_call *call, kx_p2ext *ext, pollable *out)
+{
+    if (!kx_p2_new_ext(KX_CTX(call), KX_P2_POLLABLE, ext, &out->rep))
+        return kx_p2_oom(call);
+    return 0;
+}
+
 void
 kx_wasi_io_poll_pollable_drop(void *env, pollable self)
 {
@@ -52,6 +60,8 @@ ready_now(const kx_p2obj *o, uint64_t now)
                                                                : POLLOUT};
         return poll(&p, 1, 0) != 0;
     }
+    case KX_P2_EXTWAIT:
+        return o->ext->ops->ready(o->ext);
     default:
         return true;
     }
@@ -71,10 +81,11 @@ wait_any(kg_call *call, kx_p2obj **objs, size_t n, bool *ready)
     for (;;) {
         uint64_t now = now_ns(), deadline = UINT64_MAX;
         uint32_t nfds = 0;
-        bool any = false;
+        bool any = false, ext = false;
         for (size_t i = 0; i < n; i++) {
             ready[i] = ready_now(objs[i], now);
             any |= ready[i];
+            ext |= objs[i]->when == KX_P2_EXTWAIT;
             if (objs[i]->when == KX_P2_TIMER && objs[i]->off < deadline)
                 deadline = objs[i]->off;
             else if (objs[i]->when == KX_P2_READABLE ||
@@ -92,7 +103,7 @@ wait_any(kg_call *call, kx_p2obj **objs, size_t n, bool *ready)
             timeout = deadline - now > (uint64_t)INT64_MAX
                           ? INT64_MAX
                           : (int64_t)(deadline - now);
-        int rc = kx_wait(ctx, fds, nfds, timeout);
+        int rc = kx_wait_ext(ctx, fds, nfds, timeout, ext);
         if (rc == -KX_ECANCELED)
             return kg_call_trap(call, "deadline exceeded");
         if (rc < 0)

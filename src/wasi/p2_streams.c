@@ -19,6 +19,8 @@ typedef kx_result_void_wasi_io_streams_stream_error res_void;
 #define READ_MAX (1u << 20)  /* bytes one read returns at most */
 #define WRITE_BUDGET 65536u /* what check-write allows for pipes */
 
+static const uint8_t zero_len[1]; /* a write of nothing is not a flush */
+
 /* ---- wasi:io/error */
 
 int
@@ -146,6 +148,8 @@ read_common(kg_call *call, instream self, uint64_t len, bool block,
     bool eof;
     if (!o)
         return kx_p2_badhandle(call);
+    if (o->ext)
+        return o->ext->ops->read(call, o->ext, cap, block, ret);
     uint8_t *buf = kg_call_alloc(call, cap);
     if (!buf)
         return kx_p2_oom(call);
@@ -215,6 +219,8 @@ subscribe(kg_call *call, uint32_t rep, kx_p2kind kind, kx_p2when when,
     kx_p2obj *o = kx_p2_get(KX_CTX(call), rep, kind);
     if (!o)
         return kx_p2_badhandle(call);
+    if (o->ext)
+        return kx_p2_pollable_ext(call, o->ext, ret);
     kx_p2file *f = o->file;
     if (!kx_io_pollable(f->d))
         return kx_p2_pollable_new(call, KX_P2_READY, NULL, 0, ret);
@@ -275,6 +281,8 @@ kx_wasi_io_streams_method_output_stream_check_write(kg_call *call,
     kx_p2obj *o = out_get(call, self);
     if (!o)
         return kx_p2_badhandle(call);
+    if (o->ext)
+        return o->ext->ops->check_write(call, o->ext, ret);
     if (o->closed) {
         ret->is_err = true;
         return fail(call, 0, &ret->val.err);
@@ -288,13 +296,19 @@ kx_wasi_io_streams_method_output_stream_check_write(kg_call *call,
     return 0;
 }
 
+/* buf NULL: a flush. block: the blocking-* form (upper layers' streams
+ * wait; descriptor writes always complete). */
 static int
 write_common(kg_call *call, outstream self, const uint8_t *buf, size_t len,
-             res_void *ret)
+             bool block, res_void *ret)
 {
     kx_p2obj *o = out_get(call, self);
     if (!o)
         return kx_p2_badhandle(call);
+    if (o->ext && !buf)
+        return o->ext->ops->flush(call, o->ext, block, ret);
+    if (o->ext)
+        return o->ext->ops->write(call, o->ext, buf, len, block, ret);
     int rc = o->closed ? 0 : do_write(KX_CTX(call), o, buf, len);
     if (rc < 0 || o->closed) {
         if (rc == -KX_EPIPE)
@@ -310,21 +324,23 @@ kx_wasi_io_streams_method_output_stream_write(kg_call *call, outstream self,
                                               kg_bytes contents,
                                               res_void *ret)
 {
-    return write_common(call, self, contents.ptr, contents.len, ret);
+    return write_common(call, self, contents.ptr ? contents.ptr : zero_len,
+                        contents.len, false, ret);
 }
 
 int
 kx_wasi_io_streams_method_output_stream_blocking_write_and_flush(
     kg_call *call, outstream self, kg_bytes contents, res_void *ret)
 {
-    return write_common(call, self, contents.ptr, contents.len, ret);
+    return write_common(call, self, contents.ptr ? contents.ptr : zero_len,
+                        contents.len, true, ret);
 }
 
 int
 kx_wasi_io_streams_method_output_stream_flush(kg_call *call, outstream self,
                                               res_void *ret)
 {
-    return write_common(call, self, NULL, 0, ret);
+    return write_common(call, self, NULL, 0, false, ret);
 }
 
 int
@@ -332,7 +348,7 @@ kx_wasi_io_streams_method_output_stream_blocking_flush(kg_call *call,
                                                        outstream self,
                                                        res_void *ret)
 {
-    return write_common(call, self, NULL, 0, ret);
+    return write_common(call, self, NULL, 0, true, ret);
 }
 
 int
@@ -343,14 +359,15 @@ kx_wasi_io_streams_method_output_stream_subscribe(
 }
 
 static int
-zeroes(kg_call *call, outstream self, uint64_t len, res_void *ret)
+zeroes(kg_call *call, outstream self, uint64_t len, bool block,
+       res_void *ret)
 {
     static const uint8_t zero[4096];
     if (len > (1u << 30))
         len = 1u << 30;
     do {
         size_t n = len > sizeof zero ? sizeof zero : (size_t)len;
-        int rc = write_common(call, self, zero, n, ret);
+        int rc = write_common(call, self, zero, n, block, ret);
         if (rc || ret->is_err)
             return rc;
         len -= n;
@@ -364,14 +381,14 @@ kx_wasi_io_streams_method_output_stream_write_zeroes(kg_call *call,
                                                      uint64_t len,
                                                      res_void *ret)
 {
-    return zeroes(call, self, len, ret);
+    return zeroes(call, self, len, false, ret);
 }
 
 int
 kx_wasi_io_streams_method_output_stream_blocking_write_zeroes_and_flush(
     kg_call *call, outstream self, uint64_t len, res_void *ret)
 {
-    return zeroes(call, self, len, ret);
+    return zeroes(call, self, len, true, ret);
 }
 
 static int
@@ -392,7 +409,8 @@ splice(kg_call *call, outstream self, instream src, uint64_t len, bool block,
         ret->val.err = r.val.err;
         return 0;
     }
-    rc = write_common(call, self, r.val.ok.ptr, r.val.ok.len, &w);
+    rc = write_common(call, self, r.val.ok.ptr ? r.val.ok.ptr : zero_len,
+                      r.val.ok.len, block, &w);
     if (rc)
         return rc;
     ret->is_err = w.is_err;

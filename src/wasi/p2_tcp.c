@@ -1,15 +1,14 @@
-/* p2_tcp.c - wasi:sockets tcp, tcp-create-socket and ip-name-lookup.
+/* p2_tcp.c - wasi:sockets tcp and tcp-create-socket.
  *
  * Deny by default: creating a socket fails with access-denied unless the
  * network policy (--allow-net HOST:PORT) has a rule, and each bind and
  * connect is checked against it (the address as text, or a name a lookup
- * resolved to that address). Name lookups need --allow-lookup. Sockets
- * are non-blocking host sockets; their streams are the ordinary
- * wasi:io streams over a kx_desc, so reads and writes wait on the fiber's
- * loop like pipes do. Lookups use getaddrinfo (they block the thread). */
+ * resolved to that address; lookups are p2_lookup.c's). Sockets are
+ * non-blocking host sockets; their streams are the ordinary wasi:io
+ * streams over a kx_desc, so reads and writes wait on the fiber's loop
+ * like pipes do. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -25,7 +24,6 @@
 typedef kx_wasi_sockets_tcp_tcp_socket tcp;
 typedef kx_wasi_sockets_network_network network;
 typedef kx_wasi_sockets_network_ip_socket_address sock_addr;
-typedef kx_wasi_sockets_network_ip_address ip_addr;
 typedef kx_result_void_wasi_sockets_network_error_code res_void;
 typedef kx_result_u64_wasi_sockets_network_error_code res_u64;
 typedef kx_result_u32_wasi_sockets_network_error_code res_u32;
@@ -549,122 +547,4 @@ kx_wasi_sockets_tcp_method_tcp_socket_shutdown(
     if (shutdown(sockfd(o), how[shutdown_type > 2 ? 2 : shutdown_type]) < 0)
         return FAIL_ERRNO(ret);
     return 0;
-}
-
-/* ---- wasi:sockets/ip-name-lookup */
-
-static void
-remember(kumo_wasi_ctx *ctx, int family, const void *addr, const char *name,
-         size_t len)
-{
-    kx_p2 *p = ctx->p2;
-    if (!p)
-        return;
-    kx_p2lookup *l = &p->lookups[p->nlookups++ % 64];
-    kb_free(l->name);
-    l->name = kb_strndup(name, len);
-    l->family = (uint8_t)family;
-    memcpy(l->addr, addr, family == AF_INET ? 4 : 16);
-}
-
-static uint32_t
-lookup_error(int rc)
-{
-    switch (rc) {
-    case EAI_NONAME:
-    case EAI_NODATA:
-        return E(NAME_UNRESOLVABLE);
-    case EAI_AGAIN:
-        return E(TEMPORARY_RESOLVER_FAILURE);
-    case EAI_MEMORY:
-        return E(OUT_OF_MEMORY);
-    default:
-        return E(PERMANENT_RESOLVER_FAILURE);
-    }
-}
-
-int
-kx_wasi_sockets_ip_name_lookup_resolve_addresses(
-    kg_call *call, network network_, kg_string name,
-    kx_result_wasi_sockets_ip_name_lookup_resolve_address_stream_wasi_sockets_network_error_code
-        *ret)
-{
-    kumo_wasi_ctx *ctx = KX_CTX(call);
-    char host[256];
-    struct addrinfo hints, *res = NULL;
-    if (!kx_p2_get(ctx, network_.rep, KX_P2_NETWORK))
-        return kx_p2_badhandle(call);
-    if (!ctx->allow_lookup)
-        return FAIL(ret, E(ACCESS_DENIED));
-    if (name.len == 0 || name.len >= sizeof host ||
-        memchr(name.ptr, 0, name.len))
-        return FAIL(ret, E(INVALID_ARGUMENT));
-    memcpy(host, name.ptr, name.len);
-    host[name.len] = 0;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc)
-        return FAIL(ret, lookup_error(rc));
-    uint32_t n = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next)
-        n++;
-    ip_addr *list = kb_calloc(n ? n : 1, sizeof *list);
-    if (!list) {
-        freeaddrinfo(res);
-        return kx_p2_oom(call);
-    }
-    n = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        const void *raw =
-            a->ai_family == AF_INET
-                ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-                : (const void *)&((struct sockaddr_in6 *)a->ai_addr)
-                      ->sin6_addr;
-        if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
-            continue;
-        kx_p2_ip_from_bytes(a->ai_family, raw, &list[n++]);
-        remember(ctx, a->ai_family, raw, host, name.len);
-    }
-    freeaddrinfo(res);
-    kx_p2obj *o = kx_p2_new(ctx, KX_P2_RESOLVE, &ret->val.ok.rep);
-    if (!o) {
-        kb_free(list);
-        return kx_p2_oom(call);
-    }
-    o->data = list;
-    o->ndata = n;
-    return 0;
-}
-
-void
-kx_wasi_sockets_ip_name_lookup_resolve_address_stream_drop(
-    void *env, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self)
-{
-    kx_p2_free_obj(env, self.rep);
-}
-
-int
-kx_wasi_sockets_ip_name_lookup_method_resolve_address_stream_resolve_next_address(
-    kg_call *call, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self,
-    kx_result_option_wasi_sockets_network_ip_address_wasi_sockets_network_error_code
-        *ret)
-{
-    kx_p2obj *o = kx_p2_get(KX_CTX(call), self.rep, KX_P2_RESOLVE);
-    if (!o)
-        return kx_p2_badhandle(call);
-    ret->val.ok.is_some = o->off < o->ndata;
-    if (ret->val.ok.is_some)
-        ret->val.ok.val = ((ip_addr *)o->data)[o->off++];
-    return 0;
-}
-
-int
-kx_wasi_sockets_ip_name_lookup_method_resolve_address_stream_subscribe(
-    kg_call *call, kx_wasi_sockets_ip_name_lookup_resolve_address_stream self,
-    kx_wasi_io_poll_pollable *ret)
-{
-    if (!kx_p2_get(KX_CTX(call), self.rep, KX_P2_RESOLVE))
-        return kx_p2_badhandle(call);
-    return kx_p2_pollable_new(call, KX_P2_READY, NULL, 0, ret);
 }

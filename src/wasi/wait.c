@@ -11,6 +11,7 @@
 
 #include "../base/base.h"
 #include "fiber.h"
+#include "p2.h"
 #include "wasi.h"
 
 typedef struct kx_waiter {
@@ -18,6 +19,7 @@ typedef struct kx_waiter {
     uv_timer_t timer;
     bool has_timer;
     bool woken;
+    bool ext; /* kx_wait_ext(..., true): kx_wait_wake may end it */
     uint32_t npolls;
     uint32_t open; /* handles not yet closed */
     uv_poll_t polls[];
@@ -56,7 +58,7 @@ on_close(uv_handle_t *h)
 
 static int
 wait_fiber(kumo_wasi_ctx *ctx, kx_fiber *f, struct pollfd *fds,
-           uint32_t nfds, int64_t timeout_ns)
+           uint32_t nfds, int64_t timeout_ns, bool ext)
 {
     uv_loop_t *loop = kx_fiber_loop(f);
     kx_waiter *w = kb_calloc(1, sizeof *w + nfds * sizeof(uv_poll_t));
@@ -65,6 +67,7 @@ wait_fiber(kumo_wasi_ctx *ctx, kx_fiber *f, struct pollfd *fds,
     if (!w)
         return -KX_ENOMEM;
     w->fiber = f;
+    w->ext = ext;
     for (uint32_t i = 0; i < nfds; i++) {
         int ev = ((fds[i].events & POLLIN) ? UV_READABLE : 0) |
                  ((fds[i].events & POLLOUT) ? UV_WRITABLE : 0);
@@ -88,7 +91,7 @@ wait_fiber(kumo_wasi_ctx *ctx, kx_fiber *f, struct pollfd *fds,
         w->has_timer = true;
         uv_timer_start(&w->timer, on_timer, ms, 0);
     }
-    if (w->npolls == nfds && w->open > 0) {
+    if (w->npolls == nfds && (w->open > 0 || ext)) {
         ctx->waiting = w;
         kx_fiber_suspend();
         ctx->waiting = NULL;
@@ -133,8 +136,8 @@ wait_thread(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
 }
 
 int
-kx_wait(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
-        int64_t timeout_ns)
+kx_wait_ext(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
+            int64_t timeout_ns, bool ext)
 {
     kx_fiber *f = kx_fiber_current();
     for (uint32_t i = 0; i < nfds; i++)
@@ -142,15 +145,32 @@ kx_wait(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
     if (atomic_load(&ctx->cancel))
         return -KX_ECANCELED;
     if (f)
-        return wait_fiber(ctx, f, fds, nfds, timeout_ns);
+        return wait_fiber(ctx, f, fds, nfds, timeout_ns, ext);
     if (nfds == 0 && timeout_ns == 0)
         return 0;
     return wait_thread(ctx, fds, nfds, timeout_ns);
+}
+
+int
+kx_wait(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
+        int64_t timeout_ns)
+{
+    return kx_wait_ext(ctx, fds, nfds, timeout_ns, false);
 }
 
 void
 kx_wait_cancel(kumo_wasi_ctx *ctx)
 {
     if (ctx->waiting)
+        wake(ctx->waiting);
+}
+
+/* An upper layer's event: the fiber waiting in kx_wait_ext re-checks.
+ * Only such a wait: a plain kx_wait (a blocking read, poll_oneoff) would
+ * take the wake for readiness or a timeout. */
+void
+kx_wait_wake(kumo_wasi_ctx *ctx)
+{
+    if (ctx->waiting && ctx->waiting->ext)
         wake(ctx->waiting);
 }

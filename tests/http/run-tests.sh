@@ -216,6 +216,17 @@ check "requests under the cap complete" "$(cat "$WORK/c1" "$WORK/c2")" "slow don
 slow done"
 check "cap released afterwards" "$($C $L/hello)" "Hello"
 check "504 at the per-request deadline" "$($C -o /dev/null -w '%{http_code}' $L/slow?ms=5000)" "504"
+# An HTTP/2 connection in use for longer than the header timeout (800 ms)
+# must not be closed by it, whether its requests are answered at once
+# (12 at 8 per second) or later (six 300 ms requests in a row).
+if command -v h2load >/dev/null; then
+    check "h2 connection outlives the header timeout (quick answers)" \
+        "$(h2load -n 12 -c 1 --rps 8 "$L/hello" 2>&1 | grep -o '12 succeeded')" \
+        "12 succeeded"
+    check "h2 connection outlives the header timeout (slow answers)" \
+        "$(h2load -n 6 -c 1 -m 1 "$L/slow?ms=300" 2>&1 | grep -o '6 succeeded')" \
+        "6 succeeded"
+fi
 
 cat >"$WORK/slow.py" <<'EOF'
 import socket, sys, time

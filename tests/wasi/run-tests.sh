@@ -86,6 +86,9 @@ grep -q "line 1: late" "$TMP/late.out" && ok "stdio (read waits)" ||
 # files in a fresh preopen
 mkdir -p "$TMP/files"
 check files 0 -- $R --dir "$TMP/files::/sb" "$OUT/files.wasm"
+# listings longer than wasi-libc's buffer, unlinking while listing
+mkdir -p "$TMP/rd"
+check readdir 0 -- $R --dir "$TMP/rd::/sb" "$OUT/readdir.wasm"
 
 # clocks, random, sleep, poll (stdin: a pipe that stays silent)
 (sleep 1) | $R "$OUT/clocks.wasm" >"$TMP/clocks.out" 2>"$TMP/clocks.err"

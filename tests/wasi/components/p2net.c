@@ -322,6 +322,13 @@ lookup(const char *name)
     int v4 = 0, v6 = 0, loop = 0;
     for (;;) {
         resolve_next(s, &r);
+        if (r.b[0] && !strcmp(sock_res(&r, 2), "would-block")) {
+            // a name the host resolves off its loop: wait for it
+            h32 p = resolve_subscribe(s);
+            poll_block(p);
+            poll_drop(p);
+            continue;
+        }
         if (r.b[0] || !R8(r, 2))
             break;
         if (R8(r, 4) == 0) {

@@ -299,6 +299,8 @@ resolve_addresses(h32 net, const char *p, int32_t n, ret *r);
 IMPORT("sockets/ip-name-lookup",
        "[method]resolve-address-stream.resolve-next-address") void
 resolve_next(h32, ret *r);
+IMPORT("sockets/ip-name-lookup",
+       "[method]resolve-address-stream.subscribe") h32 resolve_subscribe(h32);
 IMPORT("sockets/ip-name-lookup", "[resource-drop]resolve-address-stream")
 void resolve_drop(h32);
 
