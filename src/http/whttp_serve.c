@@ -24,11 +24,15 @@
  * N a finished instance waits in the idle list for the next request until
  * it served max_invocations or trapped.
  *
- * Deadlines: the loop cannot see a guest that computes without calling
- * the host, so a watchdog thread (one per workload with a timeout)
- * interrupts the stores of expired requests (the guest traps at its next
- * call or loop iteration) and wakes the loop through a uv_async, whose
- * callback cancels the waits of expired requests. */
+ * Deadlines and time slices: the loop cannot see a guest that computes
+ * without calling the host, so a watchdog thread (one per workload, a
+ * tick every 10 ms) interrupts the stores of expired requests (the guest
+ * traps at its next call or loop iteration) and wakes the loop through a
+ * uv_async, whose callback cancels the waits of expired requests; every
+ * other running store is asked to yield (kumo_store_request_yield): at its
+ * next call or loop iteration the guest's fiber gives the loop one turn
+ * (yield_slice), so a computing guest delays others by a slice, not by its
+ * whole run. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +123,19 @@ fail:
     return rc;
 }
 
+/* The store's yield function (kumo_store_set_yield): the watchdog asks
+ * every running guest to yield each tick, so a guest that computes without
+ * waiting lets the loop turn (other requests run, new ones are accepted or
+ * refused at max_concurrency, timers fire) and is resumed right after. A
+ * cancelled (expired) request stops the guest instead. */
+static int
+yield_slice(kumo_store *s, void *ud)
+{
+    kh_winst *in = ud;
+    (void)s;
+    return kx_wait_yield(in->ctx) == -KX_ECANCELED ? 1 : 0;
+}
+
 /* Make the store and the component instance of slot in (and the slot's
  * pre-instantiation the first time). */
 static int
@@ -142,6 +159,7 @@ instantiate(kh_winst *in, kumo_diag *d)
     }
     if ((rc = kumo_store_new(&sc, &s)))
         return rc;
+    kumo_store_set_yield(s, yield_slice, in);
     pthread_mutex_lock(&w->mu);
     in->store = s;
     pthread_mutex_unlock(&w->mu);
@@ -744,12 +762,15 @@ watchdog(void *arg)
         struct timespec ts;
         bool any = false;
         uint64_t now = now_ms();
-        for (kh_winst *in = w->active; in; in = in->next)
+        for (kh_winst *in = w->active; in; in = in->next) {
             if (in->deadline && now >= in->deadline) {
                 if (in->store)
                     kumo_store_interrupt(in->store);
                 any = true;
+            } else if (in->store) {
+                kumo_store_request_yield(in->store); /* time slice */
             }
+        }
         if (any)
             uv_async_send(&w->async);
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -874,8 +895,8 @@ kumo_whttp_workload_new(uv_loop_t *loop, const kumo_component *c,
     uv_unref((uv_handle_t *)&w->async);
     if ((rc = copy_config(w, cfg, d)) || (rc = first_instance(w, d)))
         goto fail;
-    if (w->cfg.timeout_ms &&
-        pthread_create(&w->th, NULL, watchdog, w) == 0)
+    /* the watchdog also drives time slicing: always started */
+    if (pthread_create(&w->th, NULL, watchdog, w) == 0)
         w->has_th = true;
     *out = w;
     return 0;

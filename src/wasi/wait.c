@@ -174,3 +174,49 @@ kx_wait_wake(kumo_wasi_ctx *ctx)
     if (ctx->waiting && ctx->waiting->ext)
         wake(ctx->waiting);
 }
+
+/* ---- yielding: one turn of the loop */
+
+typedef struct kx_yielder {
+    kx_fiber *fiber;
+    uv_idle_t idle;
+} kx_yielder;
+
+static void
+on_yield_close(uv_handle_t *h)
+{
+    kb_free(h->data);
+}
+
+static void
+on_yield_idle(uv_idle_t *h)
+{
+    kx_yielder *y = h->data;
+    uv_idle_stop(h);
+    kx_fiber_resume(y->fiber);
+}
+
+/* An idle handle resumes the fiber: idle handles run once per loop
+ * iteration and keep the poll phase from blocking, so the loop processes
+ * pending I/O and due timers and comes back at once. (A zero timer would
+ * not do: libuv runs timers that come due while it runs timers in the
+ * same phase, so the loop would never reach its I/O.) */
+int
+kx_wait_yield(kumo_wasi_ctx *ctx)
+{
+    kx_fiber *f = kx_fiber_current();
+    if (atomic_load(&ctx->cancel))
+        return -KX_ECANCELED;
+    if (!f)
+        return 0;
+    kx_yielder *y = kb_calloc(1, sizeof *y);
+    if (!y)
+        return -KX_ENOMEM;
+    y->fiber = f;
+    uv_idle_init(kx_fiber_loop(f), &y->idle);
+    y->idle.data = y;
+    uv_idle_start(&y->idle, on_yield_idle);
+    kx_fiber_suspend();
+    uv_close((uv_handle_t *)&y->idle, on_yield_close);
+    return atomic_load(&ctx->cancel) ? -KX_ECANCELED : 0;
+}

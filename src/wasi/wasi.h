@@ -354,6 +354,10 @@ int kx_wait(kumo_wasi_ctx *ctx, struct pollfd *fds, uint32_t nfds,
 /* Wake the waits of ctx's fiber after ctx->cancel was set. Call on the
  * loop's thread (e.g. from a uv_async callback). */
 void kx_wait_cancel(kumo_wasi_ctx *ctx);
+/* On a fiber: let the loop run one iteration (its pending I/O, due timers
+ * and other fibers) and come back. 0, -KX_ECANCELED when ctx->cancel is
+ * set, or -KX_ENOMEM. Off a fiber: 0 at once. */
+int kx_wait_yield(kumo_wasi_ctx *ctx);
 
 /* ---- WASI 0.2 (p2_table.c): free the context's 0.2 objects ---- */
 void kx_p2_fini(kumo_wasi_ctx *ctx);

@@ -82,9 +82,9 @@ if start conc1 "$FIX/spin.component.wasm" $L --max-concurrency 1 --timeout 3000;
     cp=""
     for i in $(seq 6); do code -m 30 "$U/b$i" >"$WORK/burst.$i" & cp="$cp $!"; done
     wait $cp
-    out=$(cat "$WORK"/burst.* | sort | tr '\n' ' ')
+    out=$(for f in "$WORK"/burst.*; do cat "$f"; echo; done | sort | tr '\n' ' ')
     rm -f "$WORK"/burst.*
-    # needs a loop that stays free while a guest computes
+    # the loop stays free while a guest computes (time slices)
     checkre "a spinning guest does not stall the server (503s at --max-concurrency 1)" \
         "$out" '503'
     checkre "6 parallel spins, --max-concurrency 1: one ran to the deadline" "$out" '50[04] .*503|^50[04] '
