@@ -299,12 +299,20 @@ static int
 define_funcs(kumo_instance *inst)
 {
     const kumo_module *m = inst->module;
+    uint32_t n = m->nfuncs - m->nimported_funcs;
+    if (n == 0)
+        return 0;
+    /* One block for all of them, owned by the store through its first
+     * element (the store frees what it owns with one kb_free each, and
+     * wasm functions have no finalizer): one allocation per instance
+     * instead of one per function. */
+    kumo_func *block = kb_calloc(n, sizeof *block);
+    if (!block || ke_store_own(inst->store, KUMO_EXTERN_FUNC, block)) {
+        kb_free(block);
+        return KUMO_ENOMEM;
+    }
     for (uint32_t i = m->nimported_funcs; i < m->nfuncs; i++) {
-        kumo_func *f = kb_calloc(1, sizeof *f);
-        if (!f || ke_store_own(inst->store, KUMO_EXTERN_FUNC, f)) {
-            kb_free(f);
-            return KUMO_ENOMEM;
-        }
+        kumo_func *f = &block[i - m->nimported_funcs];
         uint32_t ti = m->func_types[i];
         f->store = inst->store;
         f->type = &m->types[ti];
