@@ -1,5 +1,5 @@
 # Kumo build. `make` builds build/kumo and build/libkumo.a; `make test` runs
-# every test; `make asan-test` runs the unit and spec tests under ASan+UBSan.
+# every test; `make asan-test` runs them all under ASan+UBSan.
 # BUILD=asan (or CC=clang) selects the variant; objects go to $(OUT).
 
 CC      ?= cc
@@ -179,8 +179,8 @@ test: all
 	exit $$rc
 
 asan-test:
-	@rm -f build-asan/wasi.log
-	$(MAKE) BUILD=asan unit-test spec-test wasi-test
+	@rm -f build-asan/wasi.log build-asan/http.log build-asan/serve.log
+	$(MAKE) BUILD=asan unit-test spec-test wasi-test http-test serve-test
 	@tests/summary.sh build-asan
 
 # Both compilers must build the tree warning-free (-Werror).

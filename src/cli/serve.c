@@ -26,9 +26,9 @@
 #define GRACE_MS 10000
 
 static int
-usage(void)
+usage_to(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: kumo serve [APP.wasm] [options]\n"
             "  --workload HOST[,ALIAS]...=APP.wasm\n"
             "                          serve APP for requests to HOST or an\n"
@@ -57,6 +57,12 @@ usage(void)
             "  --max-body BYTES        request body limit (413 beyond)\n"
             "  --access-log FILE|-     log requests (- is stdout)\n");
     return 2;
+}
+
+static int
+usage(void)
+{
+    return usage_to(stderr);
 }
 
 static int
@@ -212,8 +218,10 @@ parse(int argc, char **argv, serve_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return usage();
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_to(stdout);
+            return -1; /* not an error: exit 0 */
+        }
         if (a[0] != '-') {
             if (o->app)
                 return usage();
@@ -435,8 +443,10 @@ kc_cmd_serve(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     o.router = -1;
-    if ((rc = parse(argc, argv, &o)))
+    if ((rc = parse(argc, argv, &o))) {
+        rc = rc < 0 ? 0 : rc;
         goto out;
+    }
     if (o.access_log) {
         log = strcmp(o.access_log, "-") == 0 ? stdout
                                               : fopen(o.access_log, "a");

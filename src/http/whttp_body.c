@@ -168,11 +168,16 @@ instream_read(kg_call *call, kx_p2ext *e, uint64_t len, bool block,
         return kh_wio_error(call, in->error,
                             &ret->val.err.val.last_operation_failed);
     }
+    static const uint8_t none[1];
     size_t n = len < in->len ? (size_t)len : in->len;
-    uint8_t *buf = kg_call_alloc(call, n);
-    if (!buf)
-        return kx_p2_oom(call);
-    memcpy(buf, in->buf + in->off, n);
+    const uint8_t *buf = none; /* an empty read (len 0, or nothing yet) */
+    if (n) {
+        uint8_t *b = kg_call_alloc(call, n);
+        if (!b)
+            return kx_p2_oom(call);
+        memcpy(b, in->buf + in->off, n);
+        buf = b;
+    }
     in->given |= n > 0;
     in->off += n;
     in->len -= n;
@@ -489,6 +494,8 @@ wout_put(kh_wout *out, const uint8_t *data, size_t len)
     }
     if (len > PENDING_HARD || out->npending + len > PENDING_HARD)
         return -1;
+    if (len == 0)
+        return 0;
     if (kb_reserve((void **)&out->pending, &out->cap,
                    (uint32_t)(out->npending + len), 1))
         return KUMO_ENOMEM;
