@@ -39,6 +39,8 @@ int kc_read_file(const char *path, uint8_t **out, size_t *len);
 
 /* kc_read_file for a command's APP.wasm argument: on failure prints
  * "kumo CMD: PATH: reason" and returns -1. */
+/* A decimal count with an optional k/m/g (binary) suffix; 0 or -1. */
+int kc_parse_size(const char *s, uint64_t *out);
 int kc_read_app(const char *cmd, const char *path, uint8_t **out, size_t *len);
 
 /* Print a load failure as "PATH:0xOFFSET: error: CLASS: MESSAGE". */

@@ -1,6 +1,7 @@
 /* main.c - the kumo command-line tool: command dispatch, `help`,
  * `version` and `inspect`. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,48 @@ print_module(const kumo_module *m)
         }
         putchar('\n');
     }
+}
+
+/* A decimal count with an optional k/m/g (binary) suffix, for sizes and
+ * numbers on command lines. 0 or -1 (empty, sign, junk, overflow). */
+int
+kc_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    int shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        break;
+    }
+    if (shift) {
+        if (v > (ULLONG_MAX >> shift))
+            return -1;
+        v <<= shift;
+        end++;
+    }
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int

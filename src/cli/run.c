@@ -66,40 +66,6 @@ add_dir(kumo_wasi_ctx *ctx, const char *spec)
     return 0;
 }
 
-static int
-parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        v <<= 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        v <<= 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        v <<= 30;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 typedef struct opts {
     kumo_wasi_run_config cfg;
     int app; /* index of APP.wasm in argv */
@@ -149,7 +115,7 @@ parse(int argc, char **argv, kumo_wasi_ctx *ctx, opts *o)
             if (kumo_wasi_ctx_allow_net(ctx, v) < 0)
                 return usage();
         } else if (strcmp(a, "--max-memory") == 0) {
-            if (parse_size(v, &n) < 0 || n < 65536 || n > (1ull << 32))
+            if (kc_parse_size(v, &n) < 0 || n < 65536 || n > (1ull << 32))
                 return usage();
             o->cfg.store.max_memory_pages = (uint32_t)(n / 65536);
         } else if (strcmp(a, "--timeout") == 0) {
@@ -161,7 +127,7 @@ parse(int argc, char **argv, kumo_wasi_ctx *ctx, opts *o)
             if (o->cfg.timeout_ms == 0)
                 o->cfg.timeout_ms = 1;
         } else if (strcmp(a, "--fuel") == 0) {
-            if (parse_size(v, &n) < 0 || n == 0)
+            if (kc_parse_size(v, &n) < 0 || n == 0)
                 return usage();
             o->cfg.fuel = n;
         } else {

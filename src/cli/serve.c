@@ -65,42 +65,6 @@ usage(void)
     return usage_to(stderr);
 }
 
-static int
-parse_num(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        v <<= 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        v <<= 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        v <<= 30;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 typedef struct workload_opt {
     const char *app;
     char *host;          /* dynamic router: first name (NULL for APP.wasm) */
@@ -124,7 +88,7 @@ static bool
 u32_opt(const char *v, uint32_t *out)
 {
     uint64_t n;
-    if (parse_num(v, &n) < 0 || n > UINT32_MAX)
+    if (kc_parse_size(v, &n) < 0 || n > UINT32_MAX)
         return false;
     *out = (uint32_t)n;
     return true;
@@ -138,7 +102,7 @@ addr_ok(const char *v)
     uint64_t port;
     return colon && colon[1] && strspn(colon + 1, "0123456789") ==
                                     strlen(colon + 1) &&
-           parse_num(colon + 1, &port) == 0 && port <= 65535;
+           kc_parse_size(colon + 1, &port) == 0 && port <= 65535;
 }
 
 /* --workload HOST[,ALIAS]...=APP.wasm */
@@ -201,11 +165,11 @@ option(serve_opts *o, const char *a, const char *v)
     else if (strcmp(a, "--timeout") == 0)
         return u32_opt(v, &o->wcfg.timeout_ms);
     else if (strcmp(a, "--max-memory") == 0) {
-        if (parse_num(v, &n) < 0 || n < 65536 || n > (1ull << 32))
+        if (kc_parse_size(v, &n) < 0 || n < 65536 || n > (1ull << 32))
             return false;
         o->wcfg.max_memory_bytes = n;
     } else if (strcmp(a, "--max-body") == 0) {
-        if (parse_num(v, &n) < 0)
+        if (kc_parse_size(v, &n) < 0)
             return false;
         o->max_body = n;
     } else

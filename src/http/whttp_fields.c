@@ -464,15 +464,19 @@ immutable_copy(kg_call *call, const kh_wflist *l, fields_h *ret)
 
 /* ---- incoming-request */
 
-typedef struct inreq {
+/* incoming-request and response-outparam: both a reference to the
+ * request; the ops tables (compared by identity) tell them apart. */
+typedef struct reqref {
     kh_wobj o;
     kh_wreq *r;
-} inreq;
+} reqref;
+typedef reqref inreq;
+typedef reqref outparam;
 
 static void
-inreq_release(kumo_wasi_ctx *ctx, kx_p2ext *e, kx_p2kind kind)
+reqref_release(kumo_wasi_ctx *ctx, kx_p2ext *e, kx_p2kind kind)
 {
-    inreq *q = (inreq *)e;
+    reqref *q = (reqref *)e;
     (void)ctx;
     (void)kind;
     if (q->o.ext.slots > 0)
@@ -482,27 +486,9 @@ inreq_release(kumo_wasi_ctx *ctx, kx_p2ext *e, kx_p2kind kind)
 }
 
 static const kx_p2ops inreq_ops = {.name = "incoming-request",
-                                   .release = inreq_release};
-
-typedef struct outparam {
-    kh_wobj o;
-    kh_wreq *r;
-} outparam;
-
-static void
-outparam_release(kumo_wasi_ctx *ctx, kx_p2ext *e, kx_p2kind kind)
-{
-    outparam *p = (outparam *)e;
-    (void)ctx;
-    (void)kind;
-    if (p->o.ext.slots > 0)
-        return;
-    kh_wreq_unref(p->r);
-    kb_free(p);
-}
-
+                                   .release = reqref_release};
 static const kx_p2ops outparam_ops = {.name = "response-outparam",
-                                      .release = outparam_release};
+                                      .release = reqref_release};
 
 int
 kh_wreq_handles(kumo_wasi_ctx *ctx, kh_wreq *r, uint32_t *req_rep,
@@ -520,12 +506,12 @@ kh_wreq_handles(kumo_wasi_ctx *ctx, kh_wreq *r, uint32_t *req_rep,
     q->r = p->r = r;
     r->refs += 2;
     if (!kx_p2_new_ext(ctx, KX_P2_EXT, &q->o.ext, req_rep)) {
-        inreq_release(ctx, &q->o.ext, KX_P2_EXT);
-        outparam_release(ctx, &p->o.ext, KX_P2_EXT);
+        reqref_release(ctx, &q->o.ext, KX_P2_EXT);
+        reqref_release(ctx, &p->o.ext, KX_P2_EXT);
         return KUMO_ENOMEM;
     }
     if (!kx_p2_new_ext(ctx, KX_P2_EXT, &p->o.ext, out_rep)) {
-        outparam_release(ctx, &p->o.ext, KX_P2_EXT);
+        reqref_release(ctx, &p->o.ext, KX_P2_EXT);
         return KUMO_ENOMEM; /* the request slot goes with the context */
     }
     return 0;
