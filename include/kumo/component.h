@@ -319,6 +319,22 @@ int kumo_component_instantiate(kumo_store *s, const kumo_component *c,
                                kumo_diag *diag);
 void kumo_cinstance_free(kumo_cinstance *inst);
 
+/*
+ * A fresh instance without instantiating again: kumo_cinstance_snapshot,
+ * called right after instantiation while nothing runs in it, records the
+ * instance's state and its store's (kumo_store_snapshot: the store must
+ * hold this instance only); kumo_cinstance_restore puts both back, so the
+ * instance is as it was when instantiated, whatever ran or trapped since
+ * (handle tables emptied back to their recorded state without running
+ * destructors: the host resets its own resources). The snapshot fails
+ * with KUMO_EUNSUPPORTED when the instantiation called host functions,
+ * because the state would then repeat what the host answered once (a
+ * random seed, the time): such instances must be instantiated each time.
+ * A failed restore leaves the instance unusable (free it).
+ */
+int kumo_cinstance_snapshot(kumo_cinstance *inst);
+int kumo_cinstance_restore(kumo_cinstance *inst);
+
 /* ---- pre-instantiation
  *
  * kumo_component_instantiate does two kinds of work: what depends only on

@@ -163,6 +163,22 @@ typedef struct kumo_store_config {
 int kumo_store_new(const kumo_store_config *cfg, kumo_store **out);
 /* Frees the store and every instance and object it owns. */
 void kumo_store_free(kumo_store *s);
+/*
+ * Snapshots. kumo_store_snapshot records the state of everything s owns
+ * (memory contents and sizes, globals, tables, dropped segments, which
+ * objects exist); kumo_store_restore puts s back exactly as it was: what
+ * was made since is freed, memories shrink back to their recorded size
+ * and get their recorded contents (pages reset as when freed, then the
+ * recorded bytes copied back), globals, tables and segments their values.
+ * Taken right after instantiation, a restore is a fresh instance without
+ * instantiating again. Both fail with KUMO_EINVAL while a call into s is
+ * running. A restore that fails leaves s unusable (free it).
+ */
+typedef struct kumo_snapshot kumo_snapshot;
+int kumo_store_snapshot(kumo_store *s, kumo_snapshot **out);
+int kumo_store_restore(kumo_store *s, const kumo_snapshot *snap);
+void kumo_snapshot_free(kumo_snapshot *snap);
+
 /* The message of the last trap in this store (valid until the next call
  * into the store). */
 const char *kumo_store_trap_message(const kumo_store *s);

@@ -51,6 +51,12 @@ typedef struct kumo_whttp_config {
     uint32_t pool_size;
     uint32_t max_invocations;
     uint32_t max_concurrency;
+    /* Fresh instances (pool_size 0) are made by restoring a snapshot taken
+     * right after instantiation (kumo_cinstance_snapshot), which is the
+     * same state without instantiating again; components whose
+     * instantiation calls the host are instantiated each time. Set to
+     * instantiate every time anyway. */
+    bool no_snapshot;
     /* Request bodies: bytes buffered for the guest before the server is
      * paused [256 KiB]. */
     uint32_t body_buffer_bytes;
@@ -103,6 +109,7 @@ typedef struct kumo_whttp_stats {
     uint64_t rejected;  /* 503 at max_concurrency, failed instantiations */
     uint32_t active;    /* requests running now */
     uint32_t idle;      /* warm instances kept */
+    uint64_t restores;  /* fresh instances made by restoring a snapshot */
 } kumo_whttp_stats;
 void kumo_whttp_workload_stats(const kumo_whttp_workload *w,
                                kumo_whttp_stats *out);

@@ -50,6 +50,8 @@ usage_to(FILE *f)
             "  --env K=V               environment variable for the guest\n"
             "  --pool-size N           keep N warm instances (default 0:\n"
             "                          a fresh instance per request)\n"
+            "  --no-snapshot           instantiate every fresh instance instead\n"
+            "                          of restoring a post-instantiation snapshot\n"
             "  --max-invocations M     retire a warm instance after M requests\n"
             "  --max-concurrency K     instances at once (503 beyond)\n"
             "  --max-memory BYTES      linear memory per instance (k/m/g ok)\n"
@@ -185,6 +187,10 @@ parse(int argc, char **argv, serve_opts *o)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage_to(stdout);
             return -1; /* not an error: exit 0 */
+        }
+        if (strcmp(a, "--no-snapshot") == 0) {
+            o->wcfg.no_snapshot = true;
+            continue;
         }
         if (a[0] != '-') {
             if (o->app)

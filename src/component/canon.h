@@ -269,6 +269,12 @@ struct kumo_cinstance {
     uint32_t nrinsts, cap_rinsts;
     kc_rcinst *exports;
     char msg[256];
+    /* kumo_cinstance_snapshot: the store's state and each handle table's
+     * (rsnap, nrinsts entries); host_calls counts calls to host functions
+     * (lowered imports), which must be none when the snapshot is taken. */
+    uint64_t host_calls;
+    kumo_snapshot *snap;
+    struct kc_rsnap *rsnap;
 };
 
 /* cinst.c: drop a reference (the last one frees the pre). */

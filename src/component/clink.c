@@ -436,6 +436,8 @@ lowered_call(kumo_caller *caller, void *env, const kumo_val *args,
         rc = kumo_caller_trap(caller, "cannot enter component instance");
         goto done;
     }
+    if (lw->callee->kind != KC_RF_LIFTED && lw->top)
+        lw->top->host_calls++;
     rc = kc_invoke(lw->callee, lw->top, vs, &res, caller);
     if (rc)
         goto done;

@@ -276,11 +276,94 @@ kumo_component_instantiate(kumo_store *s, const kumo_component *c,
     return rc;
 }
 
+/* ---- snapshots */
+
+typedef struct kc_rsnap {
+    kc_handle *h; /* [0, n) */
+    uint32_t n, free_head;
+    bool may_leave, poisoned;
+} kc_rsnap;
+
+static void
+rsnap_free(kumo_cinstance *ci)
+{
+    if (ci->rsnap) {
+        for (uint32_t i = 0; i < ci->nrinsts; i++)
+            kb_free(ci->rsnap[i].h);
+    }
+    kb_free(ci->rsnap);
+    ci->rsnap = NULL;
+    kumo_snapshot_free(ci->snap);
+    ci->snap = NULL;
+}
+
+int
+kumo_cinstance_snapshot(kumo_cinstance *ci)
+{
+    if (!ci)
+        return KUMO_EINVAL;
+    if (ci->host_calls) {
+        snprintf(ci->msg, sizeof ci->msg,
+                 "instantiation called %llu host function(s)",
+                 (unsigned long long)ci->host_calls);
+        return KUMO_EUNSUPPORTED;
+    }
+    rsnap_free(ci);
+    int rc = kumo_store_snapshot(ci->store, &ci->snap);
+    if (rc)
+        return rc;
+    if (ci->nrinsts &&
+        !(ci->rsnap = kb_calloc(ci->nrinsts, sizeof *ci->rsnap)))
+        goto nomem;
+    for (uint32_t i = 0; i < ci->nrinsts; i++) {
+        const kc_rinst *ri = ci->rinsts[i];
+        kc_rsnap *r = &ci->rsnap[i];
+        r->n = ri->n;
+        r->free_head = ri->free_head;
+        r->may_leave = ri->may_leave;
+        r->poisoned = ri->poisoned;
+        if (ri->n) {
+            if (!(r->h = kb_malloc(ri->n * sizeof *r->h)))
+                goto nomem;
+            memcpy(r->h, ri->h, ri->n * sizeof *r->h);
+        }
+    }
+    return 0;
+nomem:
+    rsnap_free(ci);
+    return KUMO_ENOMEM;
+}
+
+int
+kumo_cinstance_restore(kumo_cinstance *ci)
+{
+    if (!ci || !ci->snap)
+        return KUMO_EINVAL;
+    int rc = kumo_store_restore(ci->store, ci->snap);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < ci->nrinsts; i++) {
+        kc_rinst *ri = ci->rinsts[i];
+        const kc_rsnap *r = &ci->rsnap[i];
+        if (r->n > ri->cap &&
+            kb_reserve((void **)&ri->h, &ri->cap, r->n, sizeof *ri->h))
+            return KUMO_ENOMEM;
+        if (r->n)
+            memcpy(ri->h, r->h, r->n * sizeof *ri->h);
+        ri->n = r->n;
+        ri->free_head = r->free_head;
+        ri->may_leave = r->may_leave;
+        ri->poisoned = r->poisoned;
+    }
+    return 0;
+}
+
 void
 kumo_cinstance_free(kumo_cinstance *ci)
 {
     if (!ci)
         return;
+    rsnap_free(ci);
     for (uint32_t i = 0; i < ci->nrinsts; i++)
         kc_rinst_fini(ci->rinsts[i]);
     kb_free(ci->rinsts);

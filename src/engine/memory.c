@@ -342,6 +342,135 @@ ke_memory_park(kumo_store *s, kumo_memory *m)
     s->spare = m;
 }
 
+/* ---- snapshots ----
+ *
+ * A capture looks at the resident pages only (mincore; a page never
+ * touched reads as the reset gives it) and keeps those that differ from
+ * zeros or, inside an image, from the image. A restore resets the pages
+ * as a free does (reset_pages), takes back what the memory grew since,
+ * and copies the kept runs back: a fresh instance's memory without
+ * instantiating. */
+
+static int
+snap_add(ke_memsnap *ms, const uint8_t *p, uint64_t off, uint64_t len)
+{
+    struct ke_memrun *last = ms->nruns ? &ms->runs[ms->nruns - 1] : NULL;
+    if (ms->len + len > ms->cap) {
+        uint64_t cap = ms->cap ? ms->cap * 2 : 65536;
+        while (cap < ms->len + len)
+            cap *= 2;
+        uint8_t *d = kb_realloc(ms->data, (size_t)cap);
+        if (!d)
+            return KUMO_ENOMEM;
+        ms->data = d;
+        ms->cap = cap;
+    }
+    memcpy(ms->data + ms->len, p, (size_t)len);
+    if (last && last->off + last->len == off) {
+        last->len += len;
+    } else {
+        if (kb_reserve((void **)&ms->runs, &ms->cap_runs, ms->nruns + 1,
+                       sizeof *ms->runs))
+            return KUMO_ENOMEM;
+        ms->runs[ms->nruns++] = (struct ke_memrun){off, len, ms->len};
+    }
+    ms->len += len;
+    return 0;
+}
+
+/* Whether the page at off differs from what a reset makes of it. */
+static bool
+page_changed(const kumo_memory *m, uint64_t off, size_t page, uint8_t *buf)
+{
+    const uint8_t *p = m->data + off;
+    if (m->image && off < m->image->len) {
+        size_t n = m->image->len - off < page ? (size_t)(m->image->len - off)
+                                              : page;
+        memset(buf, 0, page);
+        if (pread(m->image->fd, buf, n, (off_t)off) != (ssize_t)n)
+            return true;
+        return memcmp(p, buf, page) != 0;
+    }
+    for (size_t i = 0; i < page; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (v)
+            return true;
+    }
+    return false;
+}
+
+int
+ke_memory_capture(const kumo_memory *m, ke_memsnap *ms)
+{
+    size_t page = host_page();
+    uint64_t len = m->pages * KE_PAGE;
+    unsigned char vec[1024];
+    uint8_t *buf = kb_malloc(page);
+    int rc = 0;
+    if (!buf)
+        return KUMO_ENOMEM;
+    ms->pages = m->pages;
+    for (uint64_t done = 0; done < len && rc == 0;) {
+        uint64_t chunk = len - done < sizeof vec * page ? len - done
+                                                         : sizeof vec * page;
+        uint64_t np = chunk / page;
+        if (!m->reserved)
+            memset(vec, 1, (size_t)np);
+        else if (mincore(m->data + done, (size_t)chunk, vec))
+            memset(vec, 1, (size_t)np); /* look at everything */
+        for (uint64_t i = 0; i < np && rc == 0; i++) {
+            uint64_t off = done + i * page;
+            if ((vec[i] & 1) && page_changed(m, off, page, buf))
+                rc = snap_add(ms, m->data + off, off, page);
+        }
+        done += chunk;
+    }
+    kb_free(buf);
+    return rc;
+}
+
+int
+ke_memory_restore(kumo_memory *m, const ke_memsnap *ms)
+{
+    uint64_t len = ms->pages * KE_PAGE, kept;
+    if (m->pages < ms->pages)
+        return KUMO_EINVAL; /* memories never shrink: not this memory's */
+    if (m->reserved) {
+        if (m->pages > ms->pages) {
+            uint64_t cur = m->pages * KE_PAGE;
+            if (madvise(m->data + len, (size_t)(cur - len), MADV_DONTNEED) ||
+                protect(m->data, cur, len))
+                return KUMO_ENOMEM;
+            m->pages = ms->pages;
+        }
+        if (reset_pages(m->data, len, m->image, KEEP_RESIDENT, &kept))
+            return KUMO_ENOMEM;
+    } else {
+        if (m->pages > ms->pages) {
+            uint8_t *p = kb_realloc(m->data, (size_t)len);
+            if (!p && len)
+                return KUMO_ENOMEM;
+            m->data = p;
+            m->pages = ms->pages;
+        }
+        if (len)
+            memset(m->data, 0, (size_t)len);
+    }
+    for (uint32_t i = 0; i < ms->nruns; i++)
+        memcpy(m->data + ms->runs[i].off, ms->data + ms->runs[i].pos,
+               (size_t)ms->runs[i].len);
+    return 0;
+}
+
+void
+ke_memsnap_fini(ke_memsnap *ms)
+{
+    kb_free(ms->runs);
+    kb_free(ms->data);
+    memset(ms, 0, sizeof *ms);
+}
+
 uint8_t *
 kumo_memory_data(kumo_memory *m)
 {

@@ -55,6 +55,26 @@ bool ke_guard_available(void);
 
 /* store.c: object counts of a store, and freeing every object beyond
  * them (memories are parked for reuse when park is set). */
+/* Snapshots (snapshot.c): a memory's size and the bytes that differ
+ * from what a reset gives (zeros, or the image's contents), as runs of
+ * host pages. */
+typedef struct ke_memsnap {
+    uint64_t pages;
+    uint32_t nruns, cap_runs;
+    struct ke_memrun {
+        uint64_t off, len; /* bytes; bytes of the run at data + pos */
+        uint64_t pos;
+    } *runs;
+    uint8_t *data;
+    uint64_t len, cap;
+} ke_memsnap;
+
+/* Record m's contents; ms must be zeroed (or finished) first. */
+int ke_memory_capture(const kumo_memory *m, ke_memsnap *ms);
+/* Put m back to what ms recorded: its size and contents. */
+int ke_memory_restore(kumo_memory *m, const ke_memsnap *ms);
+void ke_memsnap_fini(ke_memsnap *ms);
+
 typedef struct ke_store_marks {
     uint32_t nfuncs, nmems, ntables, nglobals, ninstances, ntags;
 } ke_store_marks;

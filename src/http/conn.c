@@ -220,8 +220,14 @@ feed_hold(kh_conn *c)
         feed_proto(c, b.p, b.len);
         kh_buf_free(&b);
     }
-    if (!c->hold.len && !c->input_paused && !c->closing)
+    if (!c->hold.len && !c->input_paused && !c->closing) {
+        if (c->eof_pending) {
+            c->eof_pending = false;
+            kh_conn_eof(c, 0);
+            return;
+        }
         c->io->read_stop(c, false);
+    }
 }
 
 static void
@@ -242,6 +248,18 @@ sniff(kh_conn *c)
     feed_hold(c);
 }
 
+/* Input that arrives while the protocol is paused is held, up to
+ * KH_HOLD_SOFT bytes; only beyond that does the transport stop reading.
+ * Stopping and restarting reads around every request would cost two
+ * system calls per request (epoll_ctl), and a keep-alive client sends
+ * nothing more until it has its answer anyway. */
+void
+kh_conn_hold_check(kh_conn *c)
+{
+    if (c->hold.len >= KH_HOLD_SOFT)
+        c->io->read_stop(c, true);
+}
+
 void
 kh_conn_feed(kh_conn *c, const uint8_t *data, size_t len)
 {
@@ -256,7 +274,7 @@ kh_conn_feed(kh_conn *c, const uint8_t *data, size_t len)
         if (c->proto == KH_PROTO_SNIFF)
             sniff(c);
         else
-            c->io->read_stop(c, true);
+            kh_conn_hold_check(c);
         return;
     }
     feed_proto(c, data, len);
@@ -286,6 +304,11 @@ kh_conn_eof(kh_conn *c, int error)
 {
     if (c->closing)
         return;
+    if (error == 0 && c->proto == KH_PROTO_H1 &&
+        (c->hold.len || c->input_paused)) {
+        c->eof_pending = true; /* after the held requests are answered */
+        return;
+    }
     if (error == 0 && c->proto == KH_PROTO_H1 && c->cur && c->cur->body_done &&
         !c->cur->gone) {
         c->close_after = true; /* answer, then close */

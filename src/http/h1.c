@@ -350,9 +350,10 @@ kh_h1_feed(kh_conn *c, const uint8_t *data, size_t len)
             return;
         }
         c->input_paused = true;
-        c->io->read_stop(c, true);
         if (used < len && kh_buf_append(&c->hold, data + used, len - used))
             parse_error(c, HPE_USER);
+        else
+            kh_conn_hold_check(c);
         return;
     }
     parse_error(c, e);

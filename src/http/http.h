@@ -123,6 +123,7 @@ struct kh_conn {
     bool in_feed;
     kh_buf hold; /* input received while the protocol is paused */
     bool input_paused;
+    bool eof_pending; /* HTTP/1: the peer's EOF came in while paused */
     int timer_kind;
     uint64_t deadline;
     uint64_t last_send_progress;
@@ -150,6 +151,9 @@ int kh_conn_set_proto(kh_conn *c, int proto);
 /* Feed bytes from the peer; everything is consumed (input that cannot be
  * parsed yet is held and reading is stopped). */
 void kh_conn_feed(kh_conn *c, const uint8_t *data, size_t len);
+/* Input held while paused beyond which the transport stops reading. */
+#define KH_HOLD_SOFT (64 * 1024)
+void kh_conn_hold_check(kh_conn *c);
 /* The peer closed its side (eof) or the transport failed (error < 0). */
 void kh_conn_eof(kh_conn *c, int error);
 /* Deferred work: deliver callbacks, resume input, pump HTTP/2 output. */

@@ -224,6 +224,23 @@ flush(tconn *t)
 {
     if (t->closed)
         return;
+    if (t->out.len && t->inflight == 0) {
+        /* Nothing queued: write at once. Usually everything goes, which
+         * saves the write request, its buffer and libuv's poll update. */
+        uv_buf_t b = uv_buf_init((char *)t->out.p, (unsigned)t->out.len);
+        int n = uv_try_write((uv_stream_t *)&t->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            hard_close(t);
+            return;
+        }
+        if (n > 0) {
+            t->last_progress = uv_now(t->srv->loop);
+            t->out.len -= (size_t)n;
+            memmove(t->out.p, t->out.p + n, t->out.len);
+            if (t->out.len == 0 && !t->closing)
+                io_schedule(t->c); /* as on_write: room for more output */
+        }
+    }
     if (t->out.len) {
         wreq *r = kb_malloc(sizeof *r);
         if (!r) {

@@ -192,6 +192,7 @@ struct kh_winst {
     kumo_cfunc *handle;
     kh_wreq *cur;
     uint32_t uses;
+    bool snap;     /* the instance has a post-instantiation snapshot */
     bool trapped;
     bool running;  /* a request is in its guest */
     bool queued;   /* in the wake queue */

@@ -58,6 +58,9 @@ struct kumo_whttp_workload {
     uint32_t nidle;
     kh_winst *spare; /* slots without an instance */
     uint32_t nspare;
+    kh_winst *fresh; /* restored to their snapshot (pool_size 0) */
+    uint32_t nfresh;
+    bool no_snapshot; /* instantiation calls the host: instantiate */
     kh_winst *active; /* serving (guarded by mu: the watchdog reads it) */
     uint32_t nactive;
     kh_winst *wake_head, *wake_tail;
@@ -169,7 +172,46 @@ instantiate(kh_winst *in, kumo_diag *d)
         rc = KUMO_ENOTFOUND;
     in->uses = 0;
     in->trapped = rc != 0;
+    in->snap = false;
+    if (rc == 0 && !w->cfg.pool_size && !w->cfg.no_snapshot &&
+        !w->no_snapshot) {
+        int src = kumo_cinstance_snapshot(in->ci);
+        in->snap = src == 0;
+        if (src == KUMO_EUNSUPPORTED) {
+            /* its state depends on what the host answered: never reuse */
+            w->no_snapshot = true;
+            fprintf(stderr, "kumo: %s; fresh instances are instantiated "
+                            "for every request\n",
+                    "the component's instantiation calls the host");
+        }
+    }
     return rc;
+}
+
+/* Put an instance that served a request (pool_size 0) back to the state
+ * right after its instantiation: the next request gets a fresh instance
+ * without instantiating. False when it cannot be (then retire it). */
+static bool
+restore(kh_winst *in)
+{
+    kh_wwork *w = in->w;
+    if (!in->snap || w->freeing || w->no_snapshot || w->cfg.pool_size ||
+        w->nfresh >= SPARE_SLOTS)
+        return false;
+    kx_p2_reset(in->ctx);
+    atomic_store(&in->ctx->cancel, 0);
+    pthread_mutex_lock(&w->mu);
+    int rc = kumo_cinstance_restore(in->ci);
+    pthread_mutex_unlock(&w->mu);
+    if (rc)
+        return false;
+    in->trapped = in->expired = false;
+    in->uses = 0;
+    in->next = w->fresh;
+    w->fresh = in;
+    w->nfresh++;
+    w->stats.restores++;
+    return true;
 }
 
 /* Drop the instance, keep (or free) the slot. */
@@ -527,6 +569,9 @@ take_instance(kh_wwork *w)
     if ((in = w->idle)) {
         w->idle = in->next;
         w->nidle--;
+    } else if ((in = w->fresh)) {
+        w->fresh = in->next;
+        w->nfresh--;
     } else if ((in = w->spare)) {
         w->spare = in->next;
         w->nspare--;
@@ -612,7 +657,7 @@ done(void *arg)
         in->next = w->idle;
         w->idle = in;
         w->nidle++;
-    } else {
+    } else if (!restore(in)) {
         retire(in);
     }
     if (again) {
@@ -857,7 +902,7 @@ first_instance(kh_wwork *w, kumo_diag *d)
         in->next = w->idle;
         w->idle = in;
         w->nidle++;
-    } else {
+    } else if (!restore(in)) {
         retire(in);
     }
     return 0;
@@ -937,6 +982,11 @@ kumo_whttp_workload_free(kumo_whttp_workload *w)
     while (w->spare) {
         kh_winst *in = w->spare;
         w->spare = in->next;
+        slot_free(in);
+    }
+    while (w->fresh) {
+        kh_winst *in = w->fresh;
+        w->fresh = in->next;
         slot_free(in);
     }
     if (w->client)

@@ -204,6 +204,8 @@ check "info: method, path, scheme, authority (TLS h2)" \
     "method=FROB path=/tls scheme=https authority=127.0.0.1:$TPORT "
 check "pipelining: 3 requests in one write, answered in order" \
     "$($CLIENT pipeline "$PORT")" "3 200:path=/p1 200:path=/p2 200:path=/p3"
+check "pipelining then a half-close: every held request answered" \
+    "$($CLIENT pipeline-eof "$PORT")" "3 200:path=/p1 200:path=/p2 200:path=/p3"
 out=$($C -X PROPFIND "$U/dav")
 check "info: a method outside the WIT enum (other)" "$(echo "$out" | head -1)" "method=PROPFIND"
 # the default limits: 16 KiB of request head, 100 fields

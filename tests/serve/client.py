@@ -4,6 +4,8 @@
   pipeline PORT          three requests in one write (GET /p1, POST /p2
                          with a body, GET /p3 + close); prints the count of
                          responses and their path= lines, in order
+  pipeline-eof PORT      the same, GET /p3 without close, then a
+                         half-close (shutdown(SHUT_WR))
   trailers PORT PATH     a chunked POST with request trailers; prints
                          "STATUS BODY name=value,..." (response trailers)
   hold PORT N PATH GO    opens N connections, each sending a chunked POST
@@ -100,11 +102,16 @@ def connect(port):
     return s
 
 
-def pipeline(port):
+def pipeline(port, half_close=False):
     s = connect(port)
+    close = b"" if half_close else b"Connection: close\r\n"
     s.sendall(b"GET /p1 HTTP/1.1\r\nHost: x\r\n\r\n"
               b"POST /p2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde"
-              b"GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+              b"GET /p3 HTTP/1.1\r\nHost: x\r\n" + close + b"\r\n")
+    if half_close:
+        # the client's EOF arrives while the first request runs: the
+        # held requests are still answered, then the server closes
+        s.shutdown(socket.SHUT_WR)
     r = Reader(s)
     paths = []
     for _ in range(3):
@@ -166,6 +173,8 @@ def main():
     try:
         if mode == "pipeline":
             pipeline(port)
+        elif mode == "pipeline-eof":
+            pipeline(port, True)
         elif mode == "trailers":
             trailers(port, sys.argv[3])
         elif mode == "hold":

@@ -447,6 +447,89 @@ KT_TEST(pool_fresh_state)
     pool_cycles(20000, KUMO_STORE_NO_GUARD); /* heap memories */
 }
 
+/* Snapshot right after instantiation, then dirty + restore many times:
+ * every restore gives exactly a fresh instance, in the same memory. */
+static void
+snapshot_cycles(uint32_t n0, uint32_t flags)
+{
+    bopts o = {n0, false, 70000};
+    kumo_module *m = image_module(&o);
+    KT_REQUIRE(m);
+    kumo_store_config cfg = {0};
+    cfg.flags = flags;
+    kumo_store *s;
+    kumo_instance *inst;
+    KT_REQUIRE(kumo_store_new(&cfg, &s) == 0);
+    KT_REQUIRE(kumo_instance_new(s, m, NULL, 0, &inst, NULL) == 0);
+    kumo_snapshot *snap;
+    KT_REQUIRE(kumo_store_snapshot(s, &snap) == 0);
+    uint64_t fuel = kumo_store_fuel(s);
+    uint8_t *data = inst->mems[0]->data;
+    uint32_t nmems = s->nmems;
+    for (int i = 0; i < 20; i++) {
+        dirty(inst);
+        /* objects made after the snapshot go away on restore */
+        kumo_memory *extra;
+        kumo_limits l = {1, 1, true};
+        KT_CHECK(kumo_memory_new(s, l, &extra) == 0);
+        kumo_store_set_fuel(s, 5);
+        KT_REQUIRE(kumo_store_restore(s, snap) == 0);
+        KT_CHECK(s->nmems == nmems);
+        KT_CHECK(kumo_store_fuel(s) == fuel);
+        KT_CHECK(is_fresh(inst, n0));
+        if (!(flags & KUMO_STORE_NO_GUARD))
+            KT_CHECK(inst->mems[0]->data == data);
+    }
+    /* What the start function did is part of the snapshot, not redone. */
+    KT_CHECK(kumo_global_get(export_of(inst, "g").u.global) == 1);
+    kumo_snapshot_free(snap);
+    kumo_store_free(s);
+    kumo_module_free(m);
+}
+
+KT_TEST(snapshot_restore)
+{
+    snapshot_cycles(20000, 0);                   /* image mapping */
+    snapshot_cycles(16, 0);                      /* anonymous + copy */
+    snapshot_cycles(20000, KUMO_STORE_NO_IMAGE); /* copy */
+    snapshot_cycles(20000, KUMO_STORE_NO_GUARD); /* heap memories */
+}
+
+/* A snapshot records what ran after instantiation too, and restoring
+ * while a call runs is refused. */
+KT_TEST(snapshot_after_changes)
+{
+    bopts o = {16, false, 70000};
+    kumo_module *m = image_module(&o);
+    KT_REQUIRE(m);
+    kumo_store *s;
+    kumo_instance *inst;
+    KT_REQUIRE(kumo_store_new(NULL, &s) == 0);
+    KT_REQUIRE(kumo_instance_new(s, m, NULL, 0, &inst, NULL) == 0);
+    kumo_memory *mem = export_of(inst, "mem").u.memory;
+    KT_CHECK(kumo_memory_grow(mem, 1, NULL) == 0);
+    uint8_t *d = kumo_memory_data(mem);
+    d[3 * KE_PAGE - 1] = 0x5a;
+    d[0] = 0x11;
+    KT_CHECK(kumo_global_set(export_of(inst, "g").u.global, 9) == 0);
+    kumo_snapshot *snap;
+    KT_REQUIRE(kumo_store_snapshot(s, &snap) == 0);
+    for (int i = 0; i < 3; i++) {
+        KT_CHECK(kumo_memory_grow(mem, 1, NULL) == 0);
+        memset(kumo_memory_data(mem), 0xee, 4 * KE_PAGE);
+        KT_CHECK(kumo_global_set(export_of(inst, "g").u.global, 3) == 0);
+        KT_REQUIRE(kumo_store_restore(s, snap) == 0);
+        d = kumo_memory_data(mem);
+        KT_CHECK(kumo_memory_size(mem) == 3 * KE_PAGE);
+        KT_CHECK(d[3 * KE_PAGE - 1] == 0x5a && d[0] == 0x11 &&
+                 d[100] == pattern(0) && d[2 * KE_PAGE] == 0);
+        KT_CHECK(kumo_global_get(export_of(inst, "g").u.global) == 9);
+    }
+    kumo_snapshot_free(snap);
+    kumo_store_free(s);
+    kumo_module_free(m);
+}
+
 /* A pool whose module has imports gets them from the callback, once per
  * slot; fuel is reset between uses. */
 static int imports_calls;
