@@ -795,12 +795,8 @@ lift_handle(kc_cx *cx, const kumo_ctype *t, uint32_t i, kumo_cval *v)
             return rc;
         rep = h->rep;
         if (h->own && cx->call) {
-            kc_call *c = cx->call;
-            if (kb_reserve((void **)&c->lends, &c->cap_lends, c->nlends + 1,
-                           sizeof *c->lends))
+            if (kc_call_lend(cx->call, cx->inst, i))
                 return KUMO_ENOMEM;
-            c->lends[c->nlends].inst = cx->inst;
-            c->lends[c->nlends++].idx = i;
             h->lend_count++;
         }
     }

@@ -82,11 +82,15 @@ typedef struct kc_lend {
     uint32_t idx;
 } kc_lend;
 
+#define KC_LENDS_INLINE 4
 typedef struct kc_call {
     uint32_t nborrows;
     uint32_t nlends, cap_lends;
-    kc_lend *lends;
+    kc_lend *lends; /* NULL: the first KC_LENDS_INLINE are in inl */
+    kc_lend inl[KC_LENDS_INLINE];
 } kc_call;
+/* resource.c: room for one more lend (0 or KUMO_ENOMEM). */
+int kc_call_lend(kc_call *call, kc_rinst *ri, uint32_t idx);
 
 /* A lift/lower context. */
 typedef struct kc_cx {

@@ -423,8 +423,13 @@ lowered_call(kumo_caller *caller, void *env, const kumo_val *args,
                 .store = kumo_caller_store(caller), .caller = caller,
                 .top = lw->top, .fused = lw->callee->kind == KC_RF_LIFTED};
     kumo_cval res = {.kind = KUMO_CV_BOOL};
-    kumo_cval *vs = kb_calloc(ft->n + 1, sizeof *vs);
+    kumo_cval inl[8];
+    kumo_cval *vs = inl;
     uint32_t nres, k = 0;
+    if (ft->n + 1 <= sizeof inl / sizeof inl[0])
+        memset(inl, 0, (ft->n + 1) * sizeof *inl);
+    else
+        vs = kb_calloc(ft->n + 1, sizeof *vs);
     const kumo_ctype *const *rts = result_types(ft, &nres);
     if (!vs)
         return kumo_caller_trap(caller, "out of memory");
@@ -452,7 +457,8 @@ lowered_call(kumo_caller *caller, void *env, const kumo_val *args,
 done:
     kumo_cval_free(&res);
     kumo_cvals_free(vs, ft->n);
-    kb_free(vs);
+    if (vs != inl)
+        kb_free(vs);
     kc_call_fini(&call);
     if (rc == KUMO_ENOMEM)
         rc = kumo_caller_trap(caller, "out of memory");

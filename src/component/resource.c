@@ -125,11 +125,33 @@ kc_handle_drop(kc_cx *cx, kc_rinst *ri, uint32_t idx,
 }
 
 int
+kc_call_lend(kc_call *call, kc_rinst *ri, uint32_t idx)
+{
+    if (!call->lends && call->nlends < KC_LENDS_INLINE) {
+        call->inl[call->nlends++] = (kc_lend){ri, idx};
+        return 0;
+    }
+    if (!call->lends) {
+        /* move the inline lends to the heap */
+        if (kb_reserve((void **)&call->lends, &call->cap_lends,
+                       call->nlends + 1, sizeof *call->lends))
+            return KUMO_ENOMEM;
+        memcpy(call->lends, call->inl, call->nlends * sizeof *call->lends);
+    } else if (kb_reserve((void **)&call->lends, &call->cap_lends,
+                          call->nlends + 1, sizeof *call->lends)) {
+        return KUMO_ENOMEM;
+    }
+    call->lends[call->nlends++] = (kc_lend){ri, idx};
+    return 0;
+}
+
+int
 kc_call_finish(kc_cx *cx, kc_call *call)
 {
+    const kc_lend *lends = call->lends ? call->lends : call->inl;
     for (uint32_t i = 0; i < call->nlends; i++) {
-        kc_rinst *ri = call->lends[i].inst;
-        uint32_t idx = call->lends[i].idx;
+        kc_rinst *ri = lends[i].inst;
+        uint32_t idx = lends[i].idx;
         if (idx < ri->n && ri->h[idx].rt && ri->h[idx].lend_count)
             ri->h[idx].lend_count--;
     }

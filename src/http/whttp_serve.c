@@ -26,7 +26,8 @@
  *
  * Deadlines and time slices: the loop cannot see a guest that computes
  * without calling the host, so a watchdog thread (one per workload, a
- * tick every 10 ms) interrupts the stores of expired requests (the guest
+ * tick every 10 ms while requests run; after a second without any it
+ * sleeps until one starts) interrupts the stores of expired requests (the guest
  * traps at its next call or loop iteration) and wakes the loop through a
  * uv_async, whose callback cancels the waits of expired requests; every
  * other running store is asked to yield (kumo_store_request_yield): at its
@@ -45,6 +46,7 @@
 
 #define WREQ_MAGIC 0x6b777271u
 #define SPARE_SLOTS 64
+#define WATCHDOG_DOZE_TICKS 100 /* of 10 ms */
 #define HANDLER "wasi:http/incoming-handler@0.2.0"
 
 struct kumo_whttp_workload {
@@ -72,6 +74,7 @@ struct kumo_whttp_workload {
     pthread_cond_t cv;
     pthread_t th;
     bool has_th, stop, freeing;
+    bool dozing; /* the watchdog waits for a request (guarded by mu) */
 };
 
 static uint64_t
@@ -602,6 +605,8 @@ start(kh_wwork *w, kh_wreq *r)
     w->active = in;
     w->nactive++;
     in->deadline = w->cfg.timeout_ms ? now_ms() + w->cfg.timeout_ms : 0;
+    if (w->dozing)
+        pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     if (kx_fiber_start(w->loop, run, in, done)) {
         in->trapped = true;
@@ -802,10 +807,21 @@ static void *
 watchdog(void *arg)
 {
     kh_wwork *w = arg;
+    uint32_t empty = 0;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         struct timespec ts;
         bool any = false;
+        /* Idle for a second: sleep until a request starts (start() wakes
+         * us), so an idle server does not wake 100 times a second. */
+        empty = w->active ? 0 : empty + 1;
+        if (empty >= WATCHDOG_DOZE_TICKS) {
+            w->dozing = true;
+            pthread_cond_wait(&w->cv, &w->mu);
+            w->dozing = false;
+            empty = 0;
+            continue;
+        }
         uint64_t now = now_ms();
         for (kh_winst *in = w->active; in; in = in->next) {
             if (in->deadline && now >= in->deadline) {
