@@ -386,6 +386,8 @@ page_changed(const kumo_memory *m, uint64_t off, size_t page, uint8_t *buf)
     if (m->image && off < m->image->len) {
         size_t n = m->image->len - off < page ? (size_t)(m->image->len - off)
                                               : page;
+        if (m->image->view && n == page)
+            return memcmp(p, m->image->view + off, page) != 0;
         memset(buf, 0, page);
         if (pread(m->image->fd, buf, n, (off_t)off) != (ssize_t)n)
             return true;
@@ -430,6 +432,76 @@ ke_memory_capture(const kumo_memory *m, ke_memsnap *ms)
     return rc;
 }
 
+/* /proc/self/pagemap, opened once (-1: unavailable). */
+static int
+pagemap_fd(void)
+{
+    static int fd = -2;
+    int f = __atomic_load_n(&fd, __ATOMIC_ACQUIRE);
+    if (f == -2) {
+        int mine = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), none = -2;
+        if (__atomic_compare_exchange_n(&fd, &none, mine, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            f = mine;
+        } else {
+            if (mine >= 0)
+                close(mine);
+            f = none;
+        }
+    }
+    return f;
+}
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+/* Reset an image-backed memory [base, base + len) without dropping its
+ * pages. Dropping (MADV_DONTNEED) makes every page the next request
+ * touches fault again - for a large image that is most of a small
+ * request's time. pagemap says which pages are private (written since
+ * mapped, or anonymous past the image); only those changed, and copying
+ * the image's bytes (zeros past it) over them keeps them mapped. 0, or -1
+ * when pagemap is unavailable or more than keep bytes are private (the
+ * caller then drops everything). */
+static int
+restore_private(uint8_t *base, uint64_t len, const ke_image *img,
+                uint64_t keep)
+{
+    uint64_t vec[512];
+    size_t page = host_page();
+    uint64_t priv = 0;
+    int fd = pagemap_fd();
+    if (fd < 0 || !img->view || (uintptr_t)base % page)
+        return -1;
+    for (uint64_t done = 0; done < len;) {
+        uint64_t np = (len - done) / page;
+        if (np > sizeof vec / sizeof vec[0])
+            np = sizeof vec / sizeof vec[0];
+        off_t at = (off_t)((uintptr_t)(base + done) / page * sizeof vec[0]);
+        if (pread(fd, vec, (size_t)np * sizeof vec[0], at) !=
+            (ssize_t)(np * sizeof vec[0]))
+            return -1;
+        for (uint64_t i = 0; i < np; i++) {
+            uint64_t e = vec[i], off = done + i * page;
+            if (!(e & (PM_PRESENT | PM_SWAPPED)) ||
+                ((e & PM_PRESENT) && (e & PM_FILE)))
+                continue; /* never touched, or still the image's page */
+            if ((priv += page) > keep)
+                return -1;
+            size_t n = off >= img->len               ? 0
+                       : img->len - off < page ? (size_t)(img->len - off)
+                                               : page;
+            if (n)
+                memcpy(base + off, img->view + off, n);
+            if (n < page)
+                memset(base + off + n, 0, page - n);
+        }
+        done += np * page;
+    }
+    return 0;
+}
+
 int
 ke_memory_restore(kumo_memory *m, const ke_memsnap *ms)
 {
@@ -444,7 +516,9 @@ ke_memory_restore(kumo_memory *m, const ke_memsnap *ms)
                 return KUMO_ENOMEM;
             m->pages = ms->pages;
         }
-        if (reset_pages(m->data, len, m->image, KEEP_RESIDENT, &kept))
+        if ((!m->image ||
+             restore_private(m->data, len, m->image, KEEP_RESIDENT)) &&
+            reset_pages(m->data, len, m->image, KEEP_RESIDENT, &kept))
             return KUMO_ENOMEM;
     } else {
         if (m->pages > ms->pages) {
@@ -522,7 +596,7 @@ ke_memory_grow(kumo_memory *m, uint64_t delta)
 /* ---- memory images ---- */
 
 /* Marks "this module has no image" (never freed). */
-static ke_image no_image = {-1, 0};
+static ke_image no_image = {-1, 0, NULL};
 
 /* The offset of an active segment when its expression is exactly
  * `i32.const N end`. */
@@ -610,6 +684,9 @@ image_build(const kumo_module *m)
     /* Sealed, so nobody can truncate it under a mapping (SIGBUS). */
     fcntl(img->fd, F_ADD_SEALS,
           F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    /* A read-only view, for restoring pages by copying (snapshots). */
+    void *v = mmap(NULL, len, PROT_READ, MAP_SHARED, img->fd, 0);
+    img->view = v == MAP_FAILED ? NULL : v;
     __atomic_add_fetch(&live_images, 1, __ATOMIC_RELAXED);
     return img;
 fail:
@@ -643,6 +720,8 @@ ke_image_free(struct ke_image *img)
 {
     if (!img || img == &no_image)
         return;
+    if (img->view)
+        munmap((void *)img->view, img->len);
     close(img->fd);
     kb_free(img);
     __atomic_sub_fetch(&live_images, 1, __ATOMIC_RELAXED);

@@ -21,6 +21,7 @@
 typedef struct ke_image {
     int fd;
     size_t len;
+    const uint8_t *view; /* the contents mapped read-only, or NULL */
 } ke_image;
 
 /* The module's image, building it on first use; NULL when the module has
