@@ -25,6 +25,9 @@ static const char *const op_formats[KE_OP_COUNT_] = {
 #define KE_ADDBR(name, brc) [KE_OP_##name] = "SSIST",
 #define KE_ADDBRI(name, brci) [KE_OP_##name] = "SSIIT",
 #define KE_BINBIN(name, prod, op) [KE_OP_##name] = "SSSS",
+#define KE_OPM(name, fmt) [KE_OP_##name] = fmt,
+#define KE_PAIR(name, a, b, fmt) [KE_OP_##name] = fmt,
+#define KE_PAIRM(name, a, b, fmt) [KE_OP_##name] = fmt,
 #include "ops.def"
 };
 
@@ -45,8 +48,12 @@ static const char *const op_names[KE_OP_COUNT_] = {
 #define KE_ADDBR(name, brc) [KE_OP_##name] = #name,
 #define KE_ADDBRI(name, brci) [KE_OP_##name] = #name,
 #define KE_BINBIN(name, prod, op) [KE_OP_##name] = #name,
+#define KE_OPM(name, fmt) [KE_OP_##name] = #name,
+#define KE_PAIR(name, a, b, fmt) [KE_OP_##name] = #name,
+#define KE_PAIRM(name, a, b, fmt) [KE_OP_##name] = #name,
 #include "ops.def"
 };
+
 
 const char *
 ke_op_format(ke_op op)
@@ -92,9 +99,15 @@ instr_len(const ke_code *c, uint32_t pc)
     return (uint32_t)n;
 }
 
+uint32_t
+ke_code_instr_len(const ke_code *c, uint32_t pc)
+{
+    return pc < c->nwords ? instr_len(c, pc) : 0;
+}
+
 /* The threaded form: opcode words become handler offsets, and branch
  * targets become deltas from their instruction's first word. */
-void
+int
 ke_code_thread(ke_code *c, uint32_t *dst)
 {
     const int32_t *h = ke_interp_handlers(false);
@@ -120,6 +133,7 @@ ke_code_thread(ke_code *c, uint32_t *dst)
     }
     c->run[0] = dst;
     c->run[1] = du;
+    return ke_code_pair(c, dst, du);
 }
 
 void

@@ -33,6 +33,9 @@ typedef enum ke_op {
 #define KE_ADDBR(name, brc) KE_OP_##name,
 #define KE_ADDBRI(name, brci) KE_OP_##name,
 #define KE_BINBIN(name, prod, op) KE_OP_##name,
+#define KE_OPM(name, fmt) KE_OP_##name,
+#define KE_PAIR(name, a, b, fmt) KE_OP_##name,
+#define KE_PAIRM(name, a, b, fmt) KE_OP_##name,
 #include "ops.def"
     KE_OP_COUNT_
 } ke_op;
@@ -85,11 +88,22 @@ const char *ke_op_name(ke_op op);
 
 /* Fill dst (2 * c->nwords words) with the two threaded forms of c->words
  * and set c->run[0] = dst, c->run[1] = dst + c->nwords (compile.c;
- * c must pass ke_code_check). */
-void ke_code_thread(ke_code *c, uint32_t *dst);
+ * c must pass ke_code_check). 0 or KUMO_ENOMEM. */
+int ke_code_thread(ke_code *c, uint32_t *dst);
 /* The handler offsets by opcode, for ke_code_thread (interp.c): with
  * bounds-checked loads and stores (unchecked false) or without. */
 const int32_t *ke_interp_handlers(bool unchecked);
+
+/* Part of ke_code_thread (pairs.c): in the threaded copies run0 and run1
+ * of c->words, run adjacent instruction pairs as the pair
+ * superinstructions of ops.def (KE_PAIR). c->words keeps the separate
+ * instructions; in the copies only the first opcode word and the second
+ * instruction's branch targets (then counted from the pair's start)
+ * change. No pair spans a branch target or an exception handler's
+ * boundary. 0 or KUMO_ENOMEM. */
+int ke_code_pair(const ke_code *c, uint32_t *run0, uint32_t *run1);
+/* Words of the instruction at c->words[pc], 0 when it does not fit. */
+uint32_t ke_code_instr_len(const ke_code *c, uint32_t pc);
 
 /* Debug listing of c, one instruction per line (compile.c). */
 void ke_code_dump(const ke_code *c, FILE *out);

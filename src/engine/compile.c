@@ -359,6 +359,10 @@ ke_c_mark_last(comp *s, uint32_t pc, uint16_t op, uint32_t h)
 {
     if (!ke_c_live(s))
         return;
+    s->plast_pc = s->last_pc;
+    s->plast_end = s->last_end;
+    s->plast_op = s->last_op;
+    s->plast_h = s->last_h;
     s->last_seq = s->seq;
     s->last_pc = pc;
     s->last_end = s->ncode;
@@ -1299,6 +1303,7 @@ setup(comp *s, uint32_t fidx)
     s->last_pc = KE_NONE;
     s->copy_end = KE_NONE;
     s->prev_pc = s->prev2_pc = KE_NONE;
+    s->plast_pc = s->ldop_pc = s->ldop_prev = KE_NONE;
     if (s->ft->nparams)
         memcpy(s->ltypes, s->ft->types, s->ft->nparams);
     if (fb->nlocals)
@@ -1356,7 +1361,10 @@ finish(comp *s, ke_code **out)
     s->handlers = NULL;
     if (c->nhandlers)
         s->m->has_handlers = true;
-    ke_code_thread(c, w + c->nwords);
+    if (ke_code_thread(c, w + c->nwords)) {
+        ke_code_free(c);
+        return ke_c_oom(s);
+    }
     *out = c;
     return 0;
 }

@@ -99,6 +99,15 @@ typedef struct comp {
      * COPY2) emitted. */
     uint32_t label_at, copy_pc, copy_end;
     uint32_t prev_pc, prev2_pc; /* starts of the last two instructions */
+    /* The instruction recorded by ke_c_mark_last before the last one
+     * (its start, end, opcode and height). */
+    uint32_t plast_pc, plast_end, plast_h;
+    uint16_t plast_op;
+    /* The last superinstruction fuse_binary made (compile_ops.c) and,
+     * when it is an F64_ADD_LD whose other operand an F64_MUL_LD (or
+     * _AI) made right before it, that instruction's start (else
+     * KE_NONE): a store may turn both into one F64_MADD_RMW. */
+    uint32_t ldop_pc, ldop_prev;
     /* Exception handlers (compile_eh.c), the legacy `try` blocks open and
      * the most that can be (their hidden slots follow the locals). */
     ke_handler *handlers;

@@ -140,6 +140,29 @@ fuse_address(comp *s, const vinfo *va, uint32_t h, uint32_t avoid,
     return true;
 }
 
+/* An F64_ADD_RMW of temporary slot x (the F64_ADD_LD just taken back)
+ * into p + poff: when x was made by an F64_MUL_LD (or _AI) right before
+ * that F64_ADD_LD, both become one F64_MADD_RMW (the product is used
+ * only here, so it is no longer written to x). */
+static int
+emit_madd(comp *s, uint32_t x, uint32_t p, uint32_t poff)
+{
+    uint32_t q = s->ldop_prev, w[6];
+    if (s->ldop_pc == s->ncode && q != KE_NONE && s->label_at <= q &&
+        s->code[q + 1] == x &&
+        ((s->code[q] == KE_OP_F64_MUL_LD && q + 5 == s->ncode) ||
+         (s->code[q] == KE_OP_F64_MUL_LD_AI && q + 6 == s->ncode))) {
+        bool ai = s->code[q] == KE_OP_F64_MUL_LD_AI;
+        memcpy(w, s->code + q + 2, (ai ? 4 : 3) * sizeof *w);
+        s->ncode = q;
+        if (ai)
+            return EMIT(s, KE_OP_F64_MADD_RMW_AI, w[0], w[1], w[2], w[3], p,
+                        poff);
+        return EMIT(s, KE_OP_F64_MADD_RMW, w[0], w[1], w[2], p, poff);
+    }
+    return EMIT(s, KE_OP_F64_ADD_RMW, x, p, poff);
+}
+
 /* A store of a KE_LDOP result (the entry vv at height h - 1, just made)
  * to the address and offset that LDOP read: a KE_RMW (*done). */
 static int
@@ -159,6 +182,8 @@ fuse_rmw(comp *s, uint16_t op, const vinfo *va, const vinfo *vv, uint32_t h,
     s->ncode = s->last_pc;
     s->last_pc = KE_NONE;
     *done = true;
+    if (fused == KE_OP_F64_ADD_RMW && x == ke_c_slot(s, h - 1))
+        return emit_madd(s, x, addr, offset);
     return EMIT(s, fused, x, addr, offset);
 }
 
@@ -290,6 +315,14 @@ fuse_binary(comp *s, uint16_t op, const vinfo *va, const vinfo *vb,
      * LOAD_AI forms. */
     uint32_t w[3], n = s->last_end - s->last_pc - 2;
     memcpy(w, s->code + s->last_pc + 2, n * sizeof *w);
+    /* F64_MUL_LD then this F64_ADD_LD: remember for emit_madd. */
+    s->ldop_prev = KE_NONE;
+    if (fused == KE_OP_F64_ADD_LD && oh == h - 2 && other->kind == V_SLOT &&
+        s->plast_pc != KE_NONE &&
+        s->plast_end == s->last_pc && s->plast_h == oh &&
+        s->code[s->plast_pc] == s->plast_op &&
+        (s->plast_op == KE_OP_F64_MUL_LD || s->plast_op == KE_OP_F64_MUL_LD_AI))
+        s->ldop_prev = s->plast_pc;
     s->ncode = s->last_pc;
     s->last_pc = KE_NONE;
     if ((rc = ke_c_src_slot(s, other, oh, &so)))
@@ -300,6 +333,7 @@ fuse_binary(comp *s, uint16_t op, const vinfo *va, const vinfo *vb,
     if (rc)
         return rc;
     ke_c_mark_last(s, pc, fused, h - 2);
+    s->ldop_pc = pc;
     *done = true;
     return 0;
 }

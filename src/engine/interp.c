@@ -489,6 +489,154 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define X_SHR_U(b, k) ((b) >> ((k)&31))
 #define X_ROTL(b, k) kn_rotl32(b, k)
 
+/* RETURN: pop the frame; the entry frame leaves the loop. A guarded
+ * memory never moves and its size is not needed here; a heap memory may
+ * have moved or grown in the callee. */
+#define DO_RETURN()                                                            \
+    do {                                                                       \
+        ke_frame *fr_ = --frp;                                                 \
+        if (UNLIKELY(fr_->ret_ip == NULL))                                     \
+            goto done;                                                         \
+        ip = fr_->ret_ip;                                                      \
+        fp = fr_->fp;                                                          \
+        if (UNLIKELY(fr_->inst != inst || !unchecked)) {                       \
+            inst = fr_->inst;                                                  \
+            LOAD_MEM();                                                        \
+        }                                                                      \
+        NEXT;                                                                  \
+    } while (0)
+
+/* f64 multiply-add into memory (ops.def F64_MADD_RMW): fp[x] times the
+ * f64 at address QEA, added to the f64 at p + poff (operands PS, PS + 1),
+ * stored there. Two statements, so that no compiler contracts them into
+ * a fused multiply-add (wasm rounds the product). */
+#define MADD1(label, QEA, PS, len, CHECK)                                      \
+    label:                                                                     \
+    {                                                                          \
+        uint64_t qa = QEA, pa = (uint64_t)(uint32_t)R(PS) + OP((PS) + 1);      \
+        uint64_t q, p;                                                         \
+        CHECK(qa, 8);                                                          \
+        CHECK(pa, 8);                                                          \
+        memcpy(&q, mem + qa, 8);                                               \
+        memcpy(&p, mem + pa, 8);                                               \
+        double t = kn_f64(R(1)) * kn_f64(q);                                   \
+        t = t + kn_f64(p);                                                     \
+        p = kn_bits64(t);                                                      \
+        memcpy(mem + pa, &p, 8);                                               \
+        ip += len;                                                             \
+        NEXT;                                                                  \
+    }
+#define MADD(name, QEA, PS, len)                                               \
+    MADD1(L_##name, QEA, PS, len, CHECKED)                                     \
+    MADD1(LU_##name, QEA, PS, len, UNCHECKED)
+
+/* ---- pairs (ops.def KE_PAIR, pairs.c) ----
+ * E_op(o, CK): the effect of instruction `op` whose opcode word is word
+ * o of the pair (0 for the first, the first's length for the second),
+ * with bounds checks CK. A branching second element jumps (deltas count
+ * from the pair's start) or falls through to the pair's end. */
+#define E_I32_ADD(o, CK) R((o) + 1) = (uint32_t)(R((o) + 2) + R((o) + 3));
+#define E_I32_ADD_I(o, CK) R((o) + 1) = (uint32_t)(R((o) + 2) + OP((o) + 3));
+#define E_I32_AND(o, CK) R((o) + 1) = (uint32_t)(R((o) + 2) & R((o) + 3));
+#define E_I32_AND_I(o, CK) R((o) + 1) = (uint32_t)R((o) + 2) & OP((o) + 3);
+#define E_I32_XOR(o, CK) R((o) + 1) = (uint32_t)(R((o) + 2) ^ R((o) + 3));
+#define E_I32_SHL_I(o, CK)                                                     \
+    R((o) + 1) = (uint32_t)((uint32_t)R((o) + 2) << (OP((o) + 3) & 31));
+#define E_I32_MUL_I(o, CK)                                                     \
+    R((o) + 1) = (uint32_t)((uint32_t)R((o) + 2) * OP((o) + 3));
+#define E_I32_XOR_SHR_U(o, CK)                                                 \
+    R((o) + 1) = (uint32_t)R((o) + 2) ^                                        \
+                 ((uint32_t)R((o) + 3) >> (OP((o) + 4) & 31));
+#define E_COPY(o, CK) R((o) + 1) = R((o) + 2);
+#define E_COPY2(o, CK)                                                         \
+    R((o) + 1) = R((o) + 2);                                                   \
+    R((o) + 3) = R((o) + 4);
+#define E_CONST32(o, CK) R((o) + 1) = OP((o) + 2);
+#define E_LD32(o, EAX, CK)                                                     \
+    {                                                                          \
+        uint32_t v_;                                                           \
+        uint64_t ea_ = EAX;                                                    \
+        CK(ea_, 4);                                                            \
+        memcpy(&v_, mem + ea_, 4);                                             \
+        R((o) + 1) = v_;                                                       \
+    }
+#define E_I32_LOAD(o, CK)                                                      \
+    E_LD32(o, (uint64_t)(uint32_t)R((o) + 2) + OP((o) + 3), CK)
+#define E_I32_LOAD_AI(o, CK)                                                   \
+    E_LD32(o, (uint64_t)(uint32_t)(R((o) + 2) + OP((o) + 3)) + OP((o) + 4), CK)
+#define E_I32_LOAD_AS(o, CK)                                                   \
+    E_LD32(o,                                                                  \
+           (uint64_t)(uint32_t)(R((o) + 2) +                                   \
+                                (R((o) + 3) << (OP((o) + 4) & 31))) +         \
+               OP((o) + 5),                                                    \
+           CK)
+#define E_I32_STORE(o, CK)                                                     \
+    {                                                                          \
+        uint32_t v_ = (uint32_t)R((o) + 2);                                    \
+        uint64_t ea_ = (uint64_t)(uint32_t)R((o) + 1) + OP((o) + 3);           \
+        CK(ea_, 4);                                                            \
+        memcpy(mem + ea_, &v_, 4);                                             \
+    }
+#define E_BR(o, CK)                                                            \
+    JUMP(OP((o) + 1));                                                         \
+    NEXT;
+#define E_BR_IF(o, CK)                                                         \
+    if ((uint32_t)R((o) + 1)) {                                                \
+        JUMP(OP((o) + 2));                                                     \
+        NEXT;                                                                  \
+    }
+#define E_BR_I32_LT_U(o, CK)                                                   \
+    if ((uint32_t)R((o) + 1) < (uint32_t)R((o) + 2)) {                         \
+        JUMP(OP((o) + 3));                                                     \
+        NEXT;                                                                  \
+    }
+#define E_RETURN(o, CK) DO_RETURN();
+#define E_CALL(o, CK)                                                          \
+    {                                                                          \
+        kumo_func *callee_ = inst->funcs[OP((o) + 1)];                         \
+        kumo_val *nfp_ = fp + OP((o) + 2);                                     \
+        ip += (o) + 3;                                                         \
+        CALL(callee_, nfp_);                                                   \
+    }
+#define E_I32_XOR_ROTL2(o, CK)                                                 \
+    R((o) + 1) = kn_rotl32((uint32_t)R((o) + 2), OP((o) + 3)) ^                \
+                 kn_rotl32((uint32_t)R((o) + 4), OP((o) + 5));
+#define E_I32_XOR_ROTL(o, CK)                                                  \
+    R((o) + 1) = (uint32_t)R((o) + 2) ^                                        \
+                 kn_rotl32((uint32_t)R((o) + 3), OP((o) + 4));
+/* Word lengths of the instructions that pairs are made of. */
+#define N_I32_ADD 4
+#define N_I32_ADD_I 4
+#define N_I32_AND 4
+#define N_I32_AND_I 4
+#define N_I32_XOR 4
+#define N_I32_SHL_I 4
+#define N_I32_MUL_I 4
+#define N_I32_XOR_SHR_U 5
+#define N_COPY 3
+#define N_COPY2 5
+#define N_CONST32 3
+#define N_I32_LOAD 4
+#define N_I32_LOAD_AI 5
+#define N_I32_LOAD_AS 6
+#define N_I32_STORE 4
+#define N_BR 2
+#define N_BR_IF 3
+#define N_BR_I32_LT_U 4
+#define N_RETURN 1
+#define N_CALL 3
+#define N_I32_XOR_ROTL2 6
+#define N_I32_XOR_ROTL 5
+#define PAIR1(label, a, b, CK)                                                 \
+    label:                                                                     \
+    {                                                                          \
+        E_##a(0, CK) E_##b(N_##a, CK) ip += N_##a + N_##b;                     \
+        NEXT;                                                                  \
+    }
+#define PAIR(name, a, b) PAIR1(L_##name, a, b, CHECKED)
+#define PAIRM(name, a, b)                                                      \
+    PAIR1(L_##name, a, b, CHECKED) PAIR1(LU_##name, a, b, UNCHECKED)
+
 /* ---- memories other than 0 (LOAD_M, STORE_M) ----
  * One generic handler each: the access is picked by its wasm opcode. */
 
@@ -549,8 +697,11 @@ run(kumo_store *s, kumo_func *f, kumo_val *sp, const int32_t **handlers)
 #define KE_ADDBR(name, brc) H(name)
 #define KE_ADDBRI(name, brci) H(name)
 #define KE_BINBIN(name, prod, op) H(name)
+#define KE_PAIR(name, a, b, fmt) H(name)
     static const int32_t offsets[] = {
 #define KE_MEM(name, opcode, align, type, is_store) H(name)
+#define KE_OPM(name, fmt) H(name)
+#define KE_PAIRM(name, a, b, fmt) H(name)
 #define KE_MEMF(b) H(b##_A) H(b##_AI) H(b##_AS)
 #define KE_LDOP(name, load, op) H(name) H(name##_AI)
 #define KE_RMW(name, ldop, store) H(name)
@@ -565,8 +716,11 @@ run(kumo_store *s, kumo_func *f, kumo_val *sp, const int32_t **handlers)
 #define KE_ADDBR(name, brc) H(name)
 #define KE_ADDBRI(name, brci) H(name)
 #define KE_BINBIN(name, prod, op) H(name)
+#define KE_PAIR(name, a, b, fmt) H(name)
     static const int32_t offsets_unchecked[] = {
 #define KE_MEM(name, opcode, align, type, is_store) HU(name)
+#define KE_OPM(name, fmt) HU(name)
+#define KE_PAIRM(name, a, b, fmt) HU(name)
 #define KE_MEMF(b) HU(b##_A) HU(b##_AI) HU(b##_AS)
 #define KE_LDOP(name, load, op) HU(name) HU(name##_AI)
 #define KE_RMW(name, ldop, store) HU(name)
@@ -650,20 +804,8 @@ L_BR_TABLE : {
     JUMP(ip[3 + (i < n ? i : n)]);
     NEXT;
 }
-L_RETURN : {
-    ke_frame *fr = --frp;
-    if (UNLIKELY(fr->ret_ip == NULL))
-        goto done;
-    ip = fr->ret_ip;
-    fp = fr->fp;
-    /* A guarded memory never moves and its size is not needed here; a
-     * heap memory may have moved or grown in the callee. */
-    if (UNLIKELY(fr->inst != inst || !unchecked)) {
-        inst = fr->inst;
-        LOAD_MEM();
-    }
-    NEXT;
-}
+L_RETURN:
+    DO_RETURN();
 L_CALL : {
     kumo_func *callee = inst->funcs[OP(1)];
     kumo_val *nfp = fp + OP(2);
@@ -1048,6 +1190,13 @@ L_ELEM_DROP:
     SHOP(I32_XOR_SHL, X_XOR, X_SHL)
     SHOP(I32_XOR_SHR_U, X_XOR, X_SHR_U)
     SHOP(I32_XOR_ROTL, X_XOR, X_ROTL)
+    MADD(F64_MADD_RMW, (uint64_t)(uint32_t)R(2) + OP(3), 4, 6)
+    MADD(F64_MADD_RMW_AI, (uint64_t)(uint32_t)(R(2) + OP(3)) + OP(4), 5, 7)
+
+    /* ---- pairs ---- */
+#define KE_PAIR(name, a, b, fmt) PAIR(name, a, b)
+#define KE_PAIRM(name, a, b, fmt) PAIRM(name, a, b)
+#include "ops.def"
 
     /* ---- i32 comparisons ---- */
     UN32(I32_EQZ, a == 0)
