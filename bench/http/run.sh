@@ -185,18 +185,20 @@ bench_jco() {
 echo "bench-http: wrk -t$THREADS -c$CONNS -d$DUR, median of $RUNS, loopback" >&2
 echo nginx | grep -qE "$ONLY" && bench_nginx
 bench_kumo "kumo c-http fresh" "$COMP/c-http.component.wasm"
+bench_kumo "kumo c-http fresh, instantiated (--no-snapshot)" "$COMP/c-http.component.wasm" --no-snapshot
 bench_kumo "kumo c-http warm (--pool-size $POOL)" "$COMP/c-http.component.wasm" --pool-size "$POOL"
 bench_kumo "kumo js-fetch-event fresh" "$COMP/js-hello-fetch-event.component.wasm"
+bench_kumo "kumo js-fetch-event fresh, instantiated (--no-snapshot)" "$COMP/js-hello-fetch-event.component.wasm" --no-snapshot
 bench_kumo "kumo js-direct fresh" "$COMP/js-hello-direct.component.wasm"
 bench_kumo "kumo js-direct warm (--pool-size $POOL)" "$COMP/js-hello-direct.component.wasm" --pool-size "$POOL"
 bench_jco
 
 ceiling=$(awk -F'\t' '$1 ~ /^nginx/ { print $2 }' "$RESULTS")
 echo
-printf '%-44s %12s %10s %9s %7s\n' scenario req/s "p99 ms" "vs nginx" errors
+printf '%-56s %12s %10s %9s %7s\n' scenario req/s "p99 ms" "vs nginx" errors
 awk -F'\t' -v c="${ceiling:-0}" '{
     ratio = (c > 0) ? sprintf("%.1f%%", 100 * $2 / c) : "-"
-    printf "%-44s %12.1f %10.3f %9s %7d\n", $1, $2, $3, ratio, $4
+    printf "%-56s %12.1f %10.3f %9s %7d\n", $1, $2, $3, ratio, $4
 }' "$RESULTS"
 fresh=$(awk -F'\t' '$1 == "kumo js-fetch-event fresh" { print $2 }' "$RESULTS")
 jcor=$(awk -F'\t' '$1 ~ /^jco serve/ { print $2 }' "$RESULTS")

@@ -16,6 +16,24 @@ counts() { for i in 1 2 3 4; do $C "$U/c$i" | sed -n 's/^count=//p'; done | tr '
 start fresh "$COMP/c-http.component.wasm" $L &&
     check "fresh instance per request (count stays 1)" "$(counts)" "1 1 1 1 " &&
     stopped "fresh: SIGTERM -> exit 0" $PID
+start nosnap "$COMP/c-http.component.wasm" $L --no-snapshot &&
+    check "--no-snapshot: fresh instance per request (count stays 1)" \
+        "$(counts)" "1 1 1 1 " &&
+    stopped "no-snapshot: SIGTERM -> exit 0" $PID
+# A constructor reads the environment and random bytes while the component
+# is instantiated: such instances are instantiated for every request, never
+# restored from a snapshot (which would repeat the random bytes).
+if start initcall "$FIX/initcall.component.wasm" $L --env KUMO_TEST=hi; then
+    out=$(for i in 1 2 3; do $C "$U/i$i"; done)
+    check "instantiation calling the host: a fresh instance each request" \
+        "$(echo "$out" | sed -n 's/.*count=//p' | tr '\n' ' ')" "1 1 1 "
+    check "... that read the environment" "$(echo "$out" | grep -c '^init=hi ')" 3
+    check "... and new random bytes each time" \
+        "$(echo "$out" | sed -n 's/.*random=\([0-9a-f]*\).*/\1/p' | sort -u | wc -l)" 3
+    check "... with a note on stderr" \
+        "$(grep -c 'instantiation calls the host' "$WORK/initcall.err")" 1
+    stopped "initcall: SIGTERM -> exit 0" $PID
+fi
 start warm "$COMP/c-http.component.wasm" $L --pool-size 1 &&
     check "warm reuse with --pool-size 1 (count increases)" "$(counts)" "1 2 3 4 " &&
     stopped "warm: SIGTERM -> exit 0" $PID
@@ -34,6 +52,10 @@ if start trap "$FIX/trap.component.wasm" $L; then
     check "10 parallel traps -> 10 x 500" "$(cat "$WORK"/ptrap.* | tr -d '\n')" \
         "500500500500500500500500500500"
     rm -f "$WORK"/ptrap.*
+    # the instances that trapped are restored: nothing of the trapped
+    # requests (each counted itself) is left in them
+    check "after traps, a fresh instance (count=1)" \
+        "$($C "$U/ok1")$($C "$U/ok2")" "ok count=1ok count=1"
     stopped "trap: SIGTERM -> exit 0" $PID
 fi
 if start spin "$FIX/spin.component.wasm" $L --timeout 1000; then
