@@ -47,6 +47,9 @@
 #define WREQ_MAGIC 0x6b777271u
 #define SPARE_SLOTS 64
 #define WATCHDOG_DOZE_TICKS 100 /* of 10 ms */
+/* Restored instances kept once the workload is idle: each keeps the pages
+ * its requests touched, which only matter under load. */
+#define FRESH_IDLE_KEEP 2
 #define HANDLER "wasi:http/incoming-handler@0.2.0"
 
 struct kumo_whttp_workload {
@@ -75,6 +78,7 @@ struct kumo_whttp_workload {
     pthread_t th;
     bool has_th, stop, freeing;
     bool dozing; /* the watchdog waits for a request (guarded by mu) */
+    bool trim;   /* idle: the loop should trim the fresh list (mu) */
 };
 
 static uint64_t
@@ -796,6 +800,16 @@ on_async(uv_async_t *h)
 {
     kh_wwork *w = h->data;
     uint64_t now = now_ms();
+    pthread_mutex_lock(&w->mu);
+    bool trim = w->trim && !w->active;
+    w->trim = false;
+    pthread_mutex_unlock(&w->mu);
+    while (trim && w->nfresh > FRESH_IDLE_KEEP) {
+        kh_winst *in = w->fresh;
+        w->fresh = in->next;
+        w->nfresh--;
+        retire(in);
+    }
     /* expire() may end a request (not here: it only queues a wake), so
      * the list is stable while we walk it */
     for (kh_winst *in = w->active; in; in = in->next)
@@ -817,6 +831,8 @@ watchdog(void *arg)
         empty = w->active ? 0 : empty + 1;
         if (empty >= WATCHDOG_DOZE_TICKS) {
             w->dozing = true;
+            w->trim = true;
+            uv_async_send(&w->async);
             pthread_cond_wait(&w->cv, &w->mu);
             w->dozing = false;
             empty = 0;
