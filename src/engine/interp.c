@@ -506,29 +506,39 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
         NEXT;                                                                  \
     } while (0)
 
-/* f64 multiply-add into memory (ops.def F64_MADD_RMW): fp[x] times the
- * f64 at address QEA, added to the f64 at p + poff (operands PS, PS + 1),
- * stored there. Two statements, so that no compiler contracts them into
- * a fused multiply-add (wasm rounds the product). */
-#define MADD1(label, QEA, PS, len, CHECK)                                      \
-    label:                                                                     \
+/* f64 multiply-add into memory (ops.def F64_MADD_RMW) as an effect
+ * (see the pairs below): fp[x] times the f64 at address QEA, added to
+ * the f64 at p + poff (operands PS, PS + 1), stored there. Two
+ * statements, so that no compiler contracts them into a fused
+ * multiply-add (wasm rounds the product). */
+#define E_MADD(o, QEA, PS, CK)                                                 \
     {                                                                          \
-        uint64_t qa = QEA, pa = (uint64_t)(uint32_t)R(PS) + OP((PS) + 1);      \
-        uint64_t q, p;                                                         \
-        CHECK(qa, 8);                                                          \
-        CHECK(pa, 8);                                                          \
-        memcpy(&q, mem + qa, 8);                                               \
-        memcpy(&p, mem + pa, 8);                                               \
-        double t = kn_f64(R(1)) * kn_f64(q);                                   \
-        t = t + kn_f64(p);                                                     \
-        p = kn_bits64(t);                                                      \
-        memcpy(mem + pa, &p, 8);                                               \
-        ip += len;                                                             \
+        uint64_t qa_ = QEA;                                                    \
+        uint64_t pa_ = (uint64_t)(uint32_t)R((o) + (PS)) + OP((o) + (PS) + 1); \
+        uint64_t q_, p_;                                                       \
+        CK(qa_, 8);                                                            \
+        CK(pa_, 8);                                                            \
+        memcpy(&q_, mem + qa_, 8);                                             \
+        memcpy(&p_, mem + pa_, 8);                                             \
+        double t_ = kn_f64(R((o) + 1)) * kn_f64(q_);                           \
+        t_ = t_ + kn_f64(p_);                                                  \
+        p_ = kn_bits64(t_);                                                    \
+        memcpy(mem + pa_, &p_, 8);                                             \
+    }
+#define E_F64_MADD_RMW(o, CK)                                                  \
+    E_MADD(o, (uint64_t)(uint32_t)R((o) + 2) + OP((o) + 3), 4, CK)
+#define E_F64_MADD_RMW_AI(o, CK)                                               \
+    E_MADD(o, (uint64_t)(uint32_t)(R((o) + 2) + OP((o) + 3)) + OP((o) + 4), 5, \
+           CK)
+#define MADD(name, len)                                                        \
+    L_##name : {                                                               \
+        E_##name(0, CHECKED) ip += len;                                        \
+        NEXT;                                                                  \
+    }                                                                          \
+    LU_##name : {                                                              \
+        E_##name(0, UNCHECKED) ip += len;                                      \
         NEXT;                                                                  \
     }
-#define MADD(name, QEA, PS, len)                                               \
-    MADD1(L_##name, QEA, PS, len, CHECKED)                                     \
-    MADD1(LU_##name, QEA, PS, len, UNCHECKED)
 
 /* ---- pairs (ops.def KE_PAIR, pairs.c) ----
  * E_op(o, CK): the effect of instruction `op` whose opcode word is word
@@ -604,6 +614,75 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define E_I32_XOR_ROTL(o, CK)                                                  \
     R((o) + 1) = (uint32_t)R((o) + 2) ^                                        \
                  kn_rotl32((uint32_t)R((o) + 3), OP((o) + 4));
+#define E_I32_ADD_AND(o, CK)                                                   \
+    R((o) + 1) = (uint32_t)(R((o) + 2) + (R((o) + 3) & R((o) + 4)));
+#define E_I32_AND_XOR(o, CK)                                                   \
+    R((o) + 1) = (uint32_t)(R((o) + 2) & (R((o) + 3) ^ R((o) + 4)));
+#define E_LD(o, T, CK)                                                         \
+    {                                                                          \
+        T v_;                                                                  \
+        uint64_t ea_ = (uint64_t)(uint32_t)R((o) + 2) + OP((o) + 3);           \
+        CK(ea_, sizeof(T));                                                    \
+        memcpy(&v_, mem + ea_, sizeof(T));                                     \
+        R((o) + 1) = v_;                                                       \
+    }
+#define E_ST(o, T, CK)                                                         \
+    {                                                                          \
+        T v_ = (T)R((o) + 2);                                                  \
+        uint64_t ea_ = (uint64_t)(uint32_t)R((o) + 1) + OP((o) + 3);           \
+        CK(ea_, sizeof(T));                                                    \
+        memcpy(mem + ea_, &v_, sizeof(T));                                     \
+    }
+#define E_F64_LOAD(o, CK) E_LD(o, uint64_t, CK)
+#define E_F64_STORE(o, CK) E_ST(o, uint64_t, CK)
+#define E_I32_STORE8(o, CK) E_ST(o, uint8_t, CK)
+#define E_F64_MUL_MUL(o, CK)                                                   \
+    R((o) + 1) = kn_bits64(kn_f64(R((o) + 2)) *                                \
+                           (kn_f64(R((o) + 3)) * kn_f64(R((o) + 4))));
+#define E_F64_ADD_RMW(o, CK)                                                   \
+    {                                                                          \
+        uint64_t v_;                                                           \
+        uint64_t ea_ = (uint64_t)(uint32_t)R((o) + 2) + OP((o) + 3);           \
+        CK(ea_, 8);                                                            \
+        memcpy(&v_, mem + ea_, 8);                                             \
+        v_ = kn_bits64(kn_f64(R((o) + 1)) + kn_f64(v_));                       \
+        memcpy(mem + ea_, &v_, 8);                                             \
+    }
+/* Conditional branches as effects: jump (and leave) when taken. */
+#define E_BRIF(cond, t)                                                        \
+    if (cond) {                                                                \
+        JUMP(OP(t));                                                           \
+        NEXT;                                                                  \
+    }
+#define E_BR_UNLESS(o, CK) E_BRIF(!(uint32_t)R((o) + 1), (o) + 2)
+#define E_BR_I32_GE_U(o, CK)                                                   \
+    E_BRIF((uint32_t)R((o) + 1) >= (uint32_t)R((o) + 2), (o) + 3)
+#define E_BR_I32_LT_U_I(o, CK)                                                 \
+    E_BRIF((uint32_t)R((o) + 1) < OP((o) + 2), (o) + 3)
+#define E_ADDBRI(o, CMP)                                                       \
+    {                                                                          \
+        uint32_t a_ = (uint32_t)R((o) + 2) + OP((o) + 3);                      \
+        R((o) + 1) = a_;                                                       \
+        E_BRIF(a_ CMP OP((o) + 4), (o) + 5)                                    \
+    }
+#define E_ADD_BR_I32_NE_I(o, CK) E_ADDBRI(o, !=)
+#define E_ADD_BR_I32_GT_U_I(o, CK) E_ADDBRI(o, >)
+/* Pairs that start longer chains (a pair as the first element). */
+#define E_P_ADD_ADD(o, CK) E_I32_ADD(o, CK) E_I32_ADD((o) + N_I32_ADD, CK)
+#define E_P_ADDI_COPY(o, CK) E_I32_ADD_I(o, CK) E_COPY((o) + N_I32_ADD_I, CK)
+#define E_P_ADDI_COPY2(o, CK) E_I32_ADD_I(o, CK) E_COPY2((o) + N_I32_ADD_I, CK)
+#define E_P_ADDI_MADDAI(o, CK)                                                 \
+    E_I32_ADD_I(o, CK) E_F64_MADD_RMW_AI((o) + N_I32_ADD_I, CK)
+#define E_P_CONST_BR_LT_U(o, CK)                                               \
+    E_CONST32(o, CK) E_BR_I32_LT_U((o) + N_CONST32, CK)
+#define E_T_CONSTBR_COPY(o, CK)                                                \
+    E_P_CONST_BR_LT_U(o, CK) E_COPY((o) + N_P_CONST_BR_LT_U, CK)
+#define E_P_ADDI_LOAD_AS(o, CK)                                                \
+    E_I32_ADD_I(o, CK) E_I32_LOAD_AS((o) + N_I32_ADD_I, CK)
+#define E_P_ROTL2_XORROTL(o, CK)                                               \
+    E_I32_XOR_ROTL2(o, CK) E_I32_XOR_ROTL((o) + N_I32_XOR_ROTL2, CK)
+#define E_P_ROTL2_XORSHR(o, CK)                                                \
+    E_I32_XOR_ROTL2(o, CK) E_I32_XOR_SHR_U((o) + N_I32_XOR_ROTL2, CK)
 /* Word lengths of the instructions that pairs are made of. */
 #define N_I32_ADD 4
 #define N_I32_ADD_I 4
@@ -627,6 +706,29 @@ call_host(kumo_store *s, kumo_instance *inst, kumo_func *callee, kumo_val *nfp,
 #define N_CALL 3
 #define N_I32_XOR_ROTL2 6
 #define N_I32_XOR_ROTL 5
+#define N_I32_ADD_AND 5
+#define N_I32_AND_XOR 5
+#define N_F64_LOAD 4
+#define N_F64_STORE 4
+#define N_I32_STORE8 4
+#define N_F64_MUL_MUL 5
+#define N_F64_ADD_RMW 4
+#define N_F64_MADD_RMW 6
+#define N_F64_MADD_RMW_AI 7
+#define N_BR_UNLESS 3
+#define N_BR_I32_GE_U 4
+#define N_BR_I32_LT_U_I 4
+#define N_ADD_BR_I32_NE_I 6
+#define N_ADD_BR_I32_GT_U_I 6
+#define N_P_ADD_ADD (2 * N_I32_ADD)
+#define N_P_ADDI_COPY (N_I32_ADD_I + N_COPY)
+#define N_P_ADDI_COPY2 (N_I32_ADD_I + N_COPY2)
+#define N_P_ADDI_MADDAI (N_I32_ADD_I + N_F64_MADD_RMW_AI)
+#define N_P_CONST_BR_LT_U (N_CONST32 + N_BR_I32_LT_U)
+#define N_T_CONSTBR_COPY (N_P_CONST_BR_LT_U + N_COPY)
+#define N_P_ADDI_LOAD_AS (N_I32_ADD_I + N_I32_LOAD_AS)
+#define N_P_ROTL2_XORROTL (N_I32_XOR_ROTL2 + N_I32_XOR_ROTL)
+#define N_P_ROTL2_XORSHR (N_I32_XOR_ROTL2 + N_I32_XOR_SHR_U)
 #define PAIR1(label, a, b, CK)                                                 \
     label:                                                                     \
     {                                                                          \
@@ -1190,8 +1292,8 @@ L_ELEM_DROP:
     SHOP(I32_XOR_SHL, X_XOR, X_SHL)
     SHOP(I32_XOR_SHR_U, X_XOR, X_SHR_U)
     SHOP(I32_XOR_ROTL, X_XOR, X_ROTL)
-    MADD(F64_MADD_RMW, (uint64_t)(uint32_t)R(2) + OP(3), 4, 6)
-    MADD(F64_MADD_RMW_AI, (uint64_t)(uint32_t)(R(2) + OP(3)) + OP(4), 5, 7)
+    MADD(F64_MADD_RMW, 6)
+    MADD(F64_MADD_RMW_AI, 7)
 
     /* ---- pairs ---- */
 #define KE_PAIR(name, a, b, fmt) PAIR(name, a, b)

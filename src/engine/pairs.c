@@ -8,8 +8,10 @@
  * moves, branch targets and handler ranges stay valid, and the pass
  * needs no relocation; it only has to avoid pairs whose second
  * instruction is a branch target (or an exception handler's boundary),
- * since a jump there would land inside the pair. The opcode words
- * (ke_code.words: dumps, checks, tests) keep the two instructions. */
+ * since a jump there would land inside the pair. A pair whose first
+ * element is itself a pair is a chain of three (or more) instructions,
+ * grown the same way. The opcode words (ke_code.words: dumps, checks,
+ * tests) keep the separate instructions. */
 #include <string.h>
 
 #include "../base/base.h"
@@ -107,11 +109,19 @@ ke_code_pair(const ke_code *c, uint32_t *run0, uint32_t *run1)
             !(len2 = ke_code_instr_len(c, next)) ||
             !(op = find_pair(c->words[pc], c->words[next])))
             continue;
-        run0[pc] = (uint32_t)h[op];
-        run1[pc] = (uint32_t)hu[op];
-        rebase_targets(c, next, pc, run0);
-        rebase_targets(c, next, pc, run1);
-        len += len2;
+        /* Grow the pair into a chain while (chain, next instruction)
+         * is itself listed: a triple is a pair whose first element is a
+         * pair, and so on. */
+        do {
+            rebase_targets(c, next, pc, run0);
+            rebase_targets(c, next, pc, run1);
+            len += len2;
+            next = pc + len;
+            run0[pc] = (uint32_t)h[op];
+            run1[pc] = (uint32_t)hu[op];
+        } while (next < c->nwords && !label[next] &&
+                 (len2 = ke_code_instr_len(c, next)) &&
+                 (op = find_pair(op, c->words[next])));
     }
     kb_free(label);
     return 0;
