@@ -448,6 +448,25 @@ parse_length(const uint8_t *v, size_t n)
     return x;
 }
 
+
+#define APPEND_LIT(b, lit) kh_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* "HTTP/1.1 NNN Reason\r\n" into b. */
+static int
+status_line(kh_buf *b, int status)
+{
+    if (status < 100 || status > 999)
+        return kh_buf_printf(b, "HTTP/1.1 %d %s\r\n", status,
+                             kh_reason(status));
+    char num[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                   (char)('0' + status % 10), ' ', 0};
+    const char *reason = kh_reason(status);
+    int rc = APPEND_LIT(b, "HTTP/1.1 ");
+    rc = rc ? rc : kh_buf_append(b, num, 4);
+    rc = rc ? rc : kh_buf_append(b, reason, strlen(reason));
+    return rc ? rc : APPEND_LIT(b, "\r\n");
+}
+
 int
 kh_h1_start(kumo_http_request *req, int status, const kumo_http_field *f,
             size_t n)
@@ -460,7 +479,7 @@ kh_h1_start(kumo_http_request *req, int status, const kumo_http_field *f,
         req->continue_sent = true;
         send_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
     }
-    int rc = kh_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, kh_reason(status));
+    int rc = status_line(&b, status);
     bool has_len = false;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (hop_field(&f[i]))
@@ -483,11 +502,11 @@ kh_h1_start(kumo_http_request *req, int status, const kumo_http_field *f,
             c->close_after = true;
     }
     if (req->resp_chunked && rc == 0)
-        rc = kh_buf_printf(&b, "transfer-encoding: chunked\r\n");
+        rc = APPEND_LIT(&b, "transfer-encoding: chunked\r\n");
     if ((c->close_after || c->draining) && rc == 0)
-        rc = kh_buf_printf(&b, "connection: close\r\n");
+        rc = APPEND_LIT(&b, "connection: close\r\n");
     else if (req->version == KUMO_HTTP_1_0 && rc == 0)
-        rc = kh_buf_printf(&b, "connection: keep-alive\r\n");
+        rc = APPEND_LIT(&b, "connection: keep-alive\r\n");
     rc = rc ? rc : kh_buf_append(&b, "\r\n", 2);
     if (rc == 0)
         c->io->send(c, b.p, b.len);
@@ -504,9 +523,14 @@ kh_h1_write(kumo_http_request *req, const uint8_t *data, size_t len)
     if (req->head_method || req->resp_length == 0 || len == 0)
         return 0;
     if (req->resp_chunked) {
+        /* the chunk size in hex, then CRLF (no printf on this path) */
         char hdr[24];
-        int n = snprintf(hdr, sizeof hdr, "%zx\r\n", len);
-        c->io->send(c, (const uint8_t *)hdr, (size_t)n);
+        size_t n = sizeof hdr;
+        hdr[--n] = '\n';
+        hdr[--n] = '\r';
+        for (size_t v = len; v || n == sizeof hdr - 2; v >>= 4)
+            hdr[--n] = "0123456789abcdef"[v & 15];
+        c->io->send(c, (const uint8_t *)hdr + n, sizeof hdr - n);
         c->io->send(c, data, len);
         c->io->send(c, (const uint8_t *)"\r\n", 2);
     } else {
