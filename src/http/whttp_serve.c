@@ -195,6 +195,16 @@ instantiate(kh_winst *in, kumo_diag *d)
     return rc;
 }
 
+/* The slot's side of ending an instance's request: the WASI context's
+ * objects, its cancel flag and the instance's failure flags. */
+static void
+slot_reset(kh_winst *in)
+{
+    kx_p2_reset(in->ctx);
+    atomic_store(&in->ctx->cancel, 0);
+    in->trapped = in->expired = false;
+}
+
 /* Put an instance that served a request (pool_size 0) back to the state
  * right after its instantiation: the next request gets a fresh instance
  * without instantiating. False when it cannot be (then retire it). */
@@ -205,14 +215,12 @@ restore(kh_winst *in)
     if (!in->snap || w->freeing || w->no_snapshot || w->cfg.pool_size ||
         w->nfresh >= SPARE_SLOTS)
         return false;
-    kx_p2_reset(in->ctx);
-    atomic_store(&in->ctx->cancel, 0);
+    slot_reset(in);
     pthread_mutex_lock(&w->mu);
     int rc = kumo_cinstance_restore(in->ci);
     pthread_mutex_unlock(&w->mu);
     if (rc)
         return false;
-    in->trapped = in->expired = false;
     in->uses = 0;
     in->next = w->fresh;
     w->fresh = in;
@@ -233,9 +241,7 @@ retire(kh_winst *in)
     kumo_store_free(in->store);
     in->store = NULL;
     pthread_mutex_unlock(&w->mu);
-    kx_p2_reset(in->ctx);
-    atomic_store(&in->ctx->cancel, 0);
-    in->trapped = in->expired = false;
+    slot_reset(in);
     if (w->freeing || w->nspare >= SPARE_SLOTS) {
         slot_free(in);
         return;
